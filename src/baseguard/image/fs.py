@@ -15,7 +15,7 @@ import posixpath
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 from baseguard.errors import LayerError
@@ -23,7 +23,7 @@ from baseguard.errors import LayerError
 MAX_SYMLINK_HOPS = 40
 
 
-class FileType(str, Enum):
+class FileType(StrEnum):
     REGULAR = "file"
     DIRECTORY = "dir"
     SYMLINK = "symlink"

@@ -79,8 +79,8 @@ def select_from_index(
         named = [
             d
             for d in descs
-            if d.annotations.get(ANNOTATION_REF_NAME) in (tag, None) or
-            d.annotations.get(ANNOTATION_REF_NAME, "").endswith(f":{tag}")
+            if d.annotations.get(ANNOTATION_REF_NAME) in (tag, None)
+            or d.annotations.get(ANNOTATION_REF_NAME, "").endswith(f":{tag}")
         ]
         tagged = [d for d in named if ANNOTATION_REF_NAME in d.annotations]
         descs = tagged or named
