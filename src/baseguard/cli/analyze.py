@@ -1,0 +1,132 @@
+"""``baseguard analyze REF``: what an image is made of and how exposed it is."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from baseguard.analysis.analyze import Analysis
+from baseguard.cli.common import reported_errors, stdout_console, write_output
+from baseguard.cli.progress import progress_reporter
+
+
+class AnalyzeFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+REF_HELP = (
+    "The image: registry.example.com/ns/name:tag, name@sha256:…, oci:DIR[:TAG], "
+    "oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG|:@N], dir:ROOTFS, or a path "
+    "(detected)."
+)
+
+
+def analyze_command(
+    ref: str = typer.Argument(..., help=REF_HELP, metavar="REF"),
+    output: AnalyzeFormat | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Output format. Default: table on a terminal, json otherwise.",
+    ),
+    file: Path | None = typer.Option(
+        None, "--file", help="Write the output to this file instead of stdout (atomically)."
+    ),
+    platform: str | None = typer.Option(
+        None,
+        "--platform",
+        help="OS/ARCH[/VARIANT] to pick from a multi-platform image. Default: linux/amd64.",
+    ),
+    insecure: bool = typer.Option(
+        False,
+        "--insecure",
+        help="Allow plain HTTP and unverified TLS to a registry (loopback is always allowed).",
+    ),
+    ca_file: Path | None = typer.Option(
+        None, "--ca-file", help="PEM file of CA certificates to trust for registry TLS."
+    ),
+    max_bytes: int | None = typer.Option(
+        None,
+        "--max-bytes",
+        help="Refuse layers that decompress to more than this many bytes in total.",
+    ),
+    max_files: int | None = typer.Option(
+        None, "--max-files", help="Refuse images with more than this many files."
+    ),
+) -> None:
+    """Analyse an image: distro, shells, package managers, network tools, setuid files,
+    user, entrypoint, layers, size and age.
+
+    Examples:
+
+      baseguard analyze alpine:3.20
+
+      baseguard analyze oci:./layout:latest -o json --file facts.json
+
+      baseguard analyze docker-archive:app.tar --platform linux/arm64
+    """
+    from baseguard.analysis.analyze import analyze
+    from baseguard.image.layers import Limits
+    from baseguard.image.model import Platform
+    from baseguard.image.source import OpenOptions
+
+    with reported_errors():
+        fmt = output or (AnalyzeFormat.table if sys.stdout.isatty() else AnalyzeFormat.json)
+        limits = Limits()
+        if max_bytes is not None:
+            limits.max_uncompressed_bytes = max_bytes
+        if max_files is not None:
+            limits.max_files = max_files
+        with progress_reporter(ref) as (pull_progress, layer_progress):
+            options = OpenOptions(
+                platform=Platform.parse(platform) if platform else None,
+                insecure=insecure,
+                progress=pull_progress,
+                ca_file=str(ca_file) if ca_file else None,
+            )
+            if max_bytes is not None:
+                options.max_archive_bytes = max_bytes
+            result = analyze(ref, options, limits=limits, progress=layer_progress)
+        if fmt is AnalyzeFormat.json:
+            write_output(json.dumps(result.to_dict(), indent=2), file)
+        else:
+            render_table(result, file)
+
+
+def render_table(result: Analysis, file: Path | None) -> None:
+    from baseguard.analysis.hardening import summary_rows
+
+    ident = result.image
+    table = Table(
+        title=f"baseguard analyze {ident.reference}", show_header=False, title_justify="left"
+    )
+    table.add_column("", style="bold")
+    table.add_column("")
+    table.add_row("Image", ident.name or ident.reference)
+    table.add_row("Source", ident.source)
+    digest = ident.manifest_digest or ident.config_digest
+    if digest:
+        table.add_row("Digest" if ident.manifest_digest else "Image ID", digest)
+    table.add_row("Distro", result.distro.display)
+    for label, value in summary_rows(result.facts):
+        table.add_row(label, value)
+    for warning in result.warnings[:20]:
+        table.add_row("[yellow]Warning[/]", warning)
+    if len(result.warnings) > 20:
+        table.add_row("[yellow]Warning[/]", f"… and {len(result.warnings) - 20} more (-o json)")
+    if file is None:
+        stdout_console().print(table)
+    else:
+        import io
+
+        from rich.console import Console
+
+        console = Console(record=True, width=120, file=io.StringIO())
+        console.print(table)
+        write_output(console.export_text(), file)

@@ -1,0 +1,107 @@
+"""What every command shares: consoles, error reporting, output files, progress bars."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from baseguard.errors import BaseguardError
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+@dataclass
+class GlobalState:
+    verbose: int = 0
+    quiet: bool = False
+
+
+STATE = GlobalState()
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def print_error(exc: BaseguardError) -> None:
+    err = stderr_console()
+    err.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+    if exc.hint:
+        err.print(f"[yellow]hint:[/] {exc.hint}", markup=True, highlight=False)
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn a :class:`BaseguardError` into one clear message and its exit code.
+
+    A traceback is printed only with ``-v``. Anything unexpected is reported as an internal
+    error (exit 3) with a pointer to ``-v``, never as a bare traceback.
+    """
+    try:
+        yield
+    except BaseguardError as exc:
+        if STATE.verbose:
+            traceback.print_exc(file=sys.stderr)
+        print_error(exc)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        stderr_console().print("interrupted")
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # a bug: say so clearly
+        if STATE.verbose:
+            traceback.print_exc(file=sys.stderr)
+        stderr_console().print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            "run again with -v for the traceback, and please report it",
+            markup=True,
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def write_output(text: str, file: Path | None) -> None:
+    """Write ``text`` to stdout, or atomically to ``file`` (no half-written file on failure)."""
+    if file is None:
+        sys.stdout.write(text)
+        if not text.endswith("\n"):
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+        return
+    target = file.expanduser()
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise BaseguardError(
+            f"cannot write {file}: directory {parent} does not exist",
+            hint="create the directory first or choose another --file",
+        )
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text if text.endswith("\n") else text + "\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def show_progress() -> bool:
+    """Progress bars only for people: a terminal on stderr and no ``-q``."""
+    return not STATE.quiet and sys.stderr.isatty()

@@ -1,0 +1,61 @@
+"""The ``baseguard`` command: global options and the command groups.
+
+Commands only parse arguments and render results; the work is done by library functions
+that return values and raise :class:`~baseguard.errors.BaseguardError`.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from baseguard import __version__
+from baseguard.cli import analyze
+from baseguard.cli.common import STATE
+
+app = typer.Typer(
+    name="baseguard",
+    help=(
+        "A governed catalog of hardened container base images: inventory, analysis, "
+        "catalog, enforcement and evidence.\n\n"
+        "Exit codes: 0 ok, 1 findings or policy failure, 2 usage or input error, "
+        "3 internal error."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"baseguard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More detail; -v shows tracebacks on errors."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or notes."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Global options."""
+    STATE.verbose = verbose
+    STATE.quiet = quiet
+
+
+app.command(name="analyze")(analyze.analyze_command)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    run()
