@@ -10,7 +10,6 @@ root, depth is bounded and cycles are reported.
 
 from __future__ import annotations
 
-import fnmatch
 import posixpath
 import re
 from collections.abc import Iterable, Iterator
@@ -130,27 +129,29 @@ class ImageFS:
     # -- lookup ---------------------------------------------------------------------------
 
     def get(self, path: str) -> FileEntry | None:
-        """The entry at ``path`` without following a final symlink (parents are resolved)."""
+        """The entry at ``path`` without following a final symlink (parents are resolved).
+
+        ``None`` when it is missing or a parent's symlink chain loops.
+        """
         cleaned = clean_path(path)
-        if cleaned is None:
+        if cleaned is not None and ".." not in path.split("/"):
+            hit = self.entries.get(cleaned)
+            if hit is not None or cleaned == "":
+                return hit
+        try:
+            real = self.resolve(path, follow_final=False)
+        except SymlinkLoopError:
             return None
-        if cleaned in self.entries or cleaned == "":
-            return self.entries.get(cleaned)
-        parent, _, base = cleaned.rpartition("/")
-        real_parent = self.resolve(parent) if parent else ""
-        if real_parent is None:
-            return None
-        return self.entries.get(f"{real_parent}/{base}" if real_parent else base)
+        return None if real is None else self.entries.get(real)
 
     def resolve(self, path: str, *, follow_final: bool = True) -> str | None:
         """Resolve ``path`` inside the image root; ``None`` if a component does not exist.
 
         Raises :class:`SymlinkLoopError` when a chain loops or exceeds the hop limit.
         """
-        cleaned = clean_path(path)
-        if cleaned is None:
-            cleaned = ""
-        pending = [p for p in cleaned.split("/") if p][::-1]
+        # Components are walked one by one (not cleaned lexically first) so that ``..``
+        # applies after a symlinked directory is resolved, and stops at the root.
+        pending = [p for p in path.split("/") if p][::-1]
         done: list[str] = []
         hops = 0
         while pending:
@@ -169,11 +170,14 @@ class ImageFS:
                 hops += 1
                 if hops > MAX_SYMLINK_HOPS:
                     raise SymlinkLoopError(
-                        f"symlink chain at /{cleaned} loops or is deeper than "
+                        f"symlink chain at /{path.lstrip('/')} loops or is deeper than "
                         f"{MAX_SYMLINK_HOPS} hops (last link /{candidate} -> {entry.linkname})",
                         hint="the image is malformed; the path is treated as missing",
                     )
                 target = entry.linkname
+                if not target:
+                    # An empty target names nothing (Linux refuses to create one).
+                    return None
                 if target.startswith("/"):
                     done = []
                 pending.extend(p for p in reversed(target.split("/")) if p)
@@ -218,7 +222,7 @@ class ImageFS:
 
     def glob(self, pattern: str) -> list[str]:
         """Paths (no symlink following) matching a shell pattern; ``**`` spans directories."""
-        regex = _glob_regex(pattern)
+        regex = glob_regex(pattern)
         return sorted(p for p in self.entries if regex.fullmatch(p))
 
     def listdir(self, path: str) -> list[str]:
@@ -285,17 +289,64 @@ class ImageFS:
         return self.layer_digests[entry.layer]
 
 
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    pattern = pattern.lstrip("/")
-    parts = pattern.split("**")
-    translated = []
-    for part in parts:
-        rx = fnmatch.translate(part)
-        # fnmatch.translate wraps as (?s:...)\Z ; strip, and stop '*' from crossing '/'.
-        body = rx[4:-3] if rx.startswith("(?s:") and rx.endswith(")\\Z") else rx
-        body = body.replace(".*", "[^/]*")
-        translated.append(body)
-    return re.compile(".*".join(translated), re.S)
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a shell pattern over image paths (no leading ``/``) to a regex for ``fullmatch``.
+
+    ``*``, ``?`` and ``[...]`` stay within one path component; ``**`` as a whole component
+    spans zero or more directories (``etc/**/os-release`` matches ``etc/os-release``), and
+    anywhere else it spans any characters.
+    """
+    parts = pattern.lstrip("/").split("/")
+    out: list[str] = []
+    last = len(parts) - 1
+    for i, part in enumerate(parts):
+        if part == "**":
+            out.append(".*" if i == last else "(?:[^/]*/)*")
+        else:
+            out.append(_component_regex(part) + ("" if i == last else "/"))
+    return re.compile("".join(out), re.S)
+
+
+def _component_regex(part: str) -> str:
+    """Translate one path component of a shell pattern (like fnmatch, but never crossing /)."""
+    out: list[str] = []
+    i, n = 0, len(part)
+    while i < n:
+        c = part[i]
+        i += 1
+        if c == "*":
+            if i < n and part[i] == "*":
+                out.append(".*")
+                while i < n and part[i] == "*":
+                    i += 1
+            else:
+                out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = i
+            if j < n and part[j] == "!":
+                j += 1
+            if j < n and part[j] == "]":
+                j += 1
+            while j < n and part[j] != "]":
+                j += 1
+            if j >= n:
+                out.append("\\[")
+                continue
+            body = part[i:j].replace("\\", "\\\\")
+            i = j + 1
+            if body.startswith("!"):
+                out.append(f"[^/{body[1:]}]")
+            else:
+                out.append(f"[{body}]")
+        else:
+            out.append(re.escape(c))
+    return "".join(out)
+
+
+#: Former private name, kept for callers that used it.
+_glob_regex = glob_regex
 
 
 def parent_dirs(path: str) -> Iterator[str]:

@@ -1,0 +1,1048 @@
+"""The safe, lazy view of an image's layers: one streaming pass per layer, nothing extracted.
+
+:func:`build_fs` reads each layer blob once, bottom first, through a decompressor chosen by
+magic bytes (gzip, zstd or plain tar), hashing the compressed bytes (checked against the
+layer digest) and the uncompressed ones (checked against the config's diff_id). Tar headers
+become :class:`~baseguard.image.fs.FileEntry` records; OCI whiteouts, hard links and
+implied directories are applied to one merged index. File bytes are not kept, except those
+matching ``capture`` patterns: everything else is read later by :class:`LayerReader`, which
+re-streams a layer up to a recorded offset. Nothing is ever written to disk.
+
+Layers are untrusted. Names that climb out of the root are skipped, absolute names are made
+relative, devices are recorded but never read, limits on uncompressed bytes and file counts
+are checked while streaming (a decompression bomb stops early), and every neutralised
+member leaves a warning naming the image, layer, member and rule.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tarfile
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any, NoReturn, Self
+
+import zstandard
+
+from baseguard.errors import DigestMismatchError, ImageError, LayerError, LimitExceededError
+from baseguard.image.fs import (
+    FileEntry,
+    FileType,
+    ImageFS,
+    SymlinkLoopError,
+    clean_path,
+    glob_regex,
+)
+from baseguard.image.model import Image, Layer, hasher_for, validate_digest
+
+GZIP = "gzip"
+ZSTD = "zstd"
+TAR = "tar"
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+#: Compressed bytes read from a blob at a time.
+READ_CHUNK = 1 << 16
+#: Most bytes one zlib call may produce (gzip expands at most ~1032:1, and this caps it).
+GZIP_OUT_CHUNK = 1 << 18
+#: Compressed bytes fed to zstd per call. zstd's API has no output cap and an RLE block
+#: turns 4 bytes into 128 KiB, so small feeds bound one call's output (here to 64 MiB).
+ZSTD_FEED = 2048
+#: Largest pax / GNU long-name header accepted (tarfile reads those into memory).
+MAX_META_HEADER = 1 << 20
+#: Detailed warnings kept per layer and rule; further ones are counted in one summary line.
+WARNINGS_PER_RULE = 20
+_PROGRESS_STEP = 1 << 20
+
+_REGULAR_TYPES = frozenset({tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE})
+_DEVICE_TYPES = {
+    tarfile.CHRTYPE: FileType.CHAR_DEVICE,
+    tarfile.BLKTYPE: FileType.BLOCK_DEVICE,
+    tarfile.FIFOTYPE: FileType.FIFO,
+}
+_META_TYPES = frozenset(
+    {
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+    }
+)
+# tarfile's header exceptions are not in its __all__ (nor in typeshed); look them up once.
+_EOF_HEADER: type[Exception] = getattr(tarfile, "EOFHeaderError")  # noqa: B009
+_EMPTY_HEADER: type[Exception] = getattr(tarfile, "EmptyHeaderError")  # noqa: B009
+_TRUNCATED_HEADER: type[Exception] = getattr(tarfile, "TruncatedHeaderError")  # noqa: B009
+_INVALID_HEADER: type[Exception] = getattr(tarfile, "InvalidHeaderError")  # noqa: B009
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class Limits:
+    """Caps that keep a hostile image from exhausting time or memory; generous by default.
+
+    ``max_uncompressed_bytes`` and ``max_files`` count across all layers (a file count is one
+    per tar member). A captured file larger than ``max_capture_file``, or one that would take
+    the captured total past ``max_capture_total``, is not captured (a warning says so) and
+    stays readable lazily.
+    """
+
+    max_uncompressed_bytes: int = 32 << 30
+    max_files: int = 2_000_000
+    max_capture_file: int = 64 << 20
+    max_capture_total: int = 512 << 20
+
+
+def detect_compression(head: bytes) -> str:
+    """``gzip``, ``zstd`` or ``tar``, from a blob's first bytes (media types can lie)."""
+    if head.startswith(GZIP_MAGIC):
+        return GZIP
+    if head.startswith(ZSTD_MAGIC):
+        return ZSTD
+    return TAR
+
+
+def _claimed_compression(media_type: str) -> str | None:
+    mt = media_type.lower()
+    if mt.endswith(("+gzip", ".gzip", "tar.gz")):
+        return GZIP
+    if mt.endswith(("+zstd", ".zstd")):
+        return ZSTD
+    if mt.endswith((".tar", "rootfs.diff.tar")):
+        return TAR
+    return None
+
+
+def compile_capture(patterns: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex matching any of ``patterns`` (ImageFS.glob semantics), or ``None``."""
+    parts = [f"(?:{glob_regex(p).pattern})" for p in patterns if p]
+    return re.compile("|".join(parts), re.S) if parts else None
+
+
+# -- streams -----------------------------------------------------------------------------------
+
+
+class _Corrupt(Exception):
+    """The compressed or tar stream is damaged; becomes a LayerError naming the layer."""
+
+
+class _Source:
+    """The raw blob, optionally hashed and reported to a progress callback as it is read."""
+
+    __slots__ = ("_fh", "_head", "_next_report", "_progress", "base", "count", "hasher", "total")
+
+    def __init__(
+        self,
+        fh: IO[bytes],
+        head: bytes = b"",
+        hasher: Any = None,
+        progress: ProgressFn | None = None,
+        base: int = 0,
+        total: int = 0,
+    ) -> None:
+        self._fh = fh
+        self._head = head
+        self.hasher = hasher
+        self.count = 0
+        self._progress = progress
+        self.base = base
+        self.total = total
+        self._next_report = _PROGRESS_STEP
+
+    def read(self, n: int) -> bytes:
+        if self._head:
+            data, self._head = self._head[:n], self._head[n:]
+        else:
+            data = self._fh.read(n) or b""
+        if data:
+            if self.hasher is not None:
+                self.hasher.update(data)
+            self.count += len(data)
+            if self._progress is not None and self.count >= self._next_report:
+                self._next_report = self.count + _PROGRESS_STEP
+                self._progress(self.base + self.count, self.total)
+        return data
+
+    def drain(self) -> None:
+        while self.read(READ_CHUNK):
+            pass
+
+
+class _PlainDecoder:
+    """An uncompressed tar: the source itself."""
+
+    def __init__(self, src: _Source) -> None:
+        self.src = src
+
+    def read(self, n: int) -> bytes:
+        return self.src.read(n)
+
+
+class _BufferedDecoder:
+    """Serves decompressed chunks made by :meth:`_fill` in reads of at most ``n`` bytes."""
+
+    def __init__(self, src: _Source) -> None:
+        self.src = src
+        self.buf = b""
+        self.pos = 0
+        self.done = False
+
+    def read(self, n: int) -> bytes:
+        while self.pos >= len(self.buf):
+            if self.done:
+                return b""
+            self.buf = self._fill()
+            self.pos = 0
+        start = self.pos
+        self.pos = start + n
+        if start == 0 and n >= len(self.buf):
+            return self.buf
+        return self.buf[start : start + n]
+
+    def _fill(self) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class _GzipDecoder(_BufferedDecoder):
+    """gzip, including multi-member files and zero padding after the last member."""
+
+    def __init__(self, src: _Source) -> None:
+        super().__init__(src)
+        self.d = zlib.decompressobj(31)
+        self.pending = b""
+
+    def _fill(self) -> bytes:
+        while True:
+            if self.d.eof:
+                if not self._next_member():
+                    self.done = True
+                    return b""
+                continue
+            data = self.pending or self.d.unconsumed_tail
+            self.pending = b""
+            if not data:
+                data = self.src.read(READ_CHUNK)
+                if not data:
+                    raise _Corrupt("the gzip stream ends early (truncated)")
+            try:
+                out = self.d.decompress(data, GZIP_OUT_CHUNK)
+            except zlib.error as exc:
+                raise _Corrupt(f"invalid gzip data ({exc})") from None
+            if self.d.eof:
+                self.pending = self.d.unused_data
+            if out:
+                return out
+
+    def _next_member(self) -> bool:
+        rest = self.pending.lstrip(b"\0")
+        self.pending = b""
+        while len(rest) < 2:
+            more = self.src.read(READ_CHUNK)
+            if not more:
+                if rest:
+                    raise _Corrupt("trailing garbage after the gzip data")
+                return False
+            rest = (rest + more).lstrip(b"\0")
+        if rest[:2] != GZIP_MAGIC:
+            raise _Corrupt("trailing garbage after the gzip data")
+        self.d = zlib.decompressobj(31)
+        self.pending = rest
+        return True
+
+
+class _ZstdDecoder(_BufferedDecoder):
+    """zstd, frame after frame, fed in small pieces so one call's output stays bounded."""
+
+    def __init__(self, src: _Source) -> None:
+        super().__init__(src)
+        self.dctx = zstandard.ZstdDecompressor()
+        self.d = self.dctx.decompressobj()
+        self.inbuf = memoryview(b"")
+
+    def _fill(self) -> bytes:
+        while True:
+            if self.d.eof:
+                rest = self.d.unused_data + bytes(self.inbuf)
+                while not rest:
+                    rest = self.src.read(READ_CHUNK)
+                    if not rest:
+                        self.done = True
+                        return b""
+                self.d = self.dctx.decompressobj()
+                self.inbuf = memoryview(rest)
+                continue
+            if not self.inbuf:
+                more = self.src.read(READ_CHUNK)
+                if not more:
+                    raise _Corrupt("the zstd stream ends early (truncated)")
+                self.inbuf = memoryview(more)
+            piece = self.inbuf[:ZSTD_FEED]
+            self.inbuf = self.inbuf[ZSTD_FEED:]
+            try:
+                out = self.d.decompress(piece)
+            except zstandard.ZstdError as exc:
+                raise _Corrupt(f"invalid zstd data ({exc})") from None
+            if out:
+                return out
+
+
+_Decoder = _PlainDecoder | _GzipDecoder | _ZstdDecoder
+
+
+def _decoder(kind: str, src: _Source) -> _Decoder:
+    if kind == GZIP:
+        return _GzipDecoder(src)
+    if kind == ZSTD:
+        return _ZstdDecoder(src)
+    return _PlainDecoder(src)
+
+
+class _Output:
+    """The uncompressed tar stream handed to tarfile: counted, hashed and capped."""
+
+    __slots__ = ("budget", "count", "dec", "exceeded", "hasher")
+
+    def __init__(
+        self,
+        dec: _Decoder,
+        budget: int,
+        hasher: Any,
+        exceeded: Callable[[int], LimitExceededError],
+    ) -> None:
+        self.dec = dec
+        self.budget = budget
+        self.hasher = hasher
+        self.exceeded = exceeded
+        self.count = 0
+
+    def read(self, n: int = READ_CHUNK) -> bytes:
+        data = self.dec.read(n if n > 0 else READ_CHUNK)
+        if data:
+            self.count += len(data)
+            if self.count > self.budget:
+                raise self.exceeded(self.count)
+            if self.hasher is not None:
+                self.hasher.update(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(READ_CHUNK):
+            pass
+
+
+class _TarFile(tarfile.TarFile):
+    #: Why the member loop ended: "eof" (end-of-archive block), "empty" (the stream ended on a
+    #: block boundary), "truncated" (inside a header) or "invalid" (a header that is garbage).
+    end_reason = ""
+
+
+class _TarInfo(tarfile.TarInfo):
+    """TarInfo that refuses oversized extended headers and records why reading stopped."""
+
+    @classmethod
+    def frombuf(cls, buf: bytes | bytearray, encoding: str, errors: str) -> Self:
+        obj = super().frombuf(buf, encoding, errors)
+        if obj.type in _META_TYPES and obj.size > MAX_META_HEADER:
+            raise _Corrupt(
+                f"an extended (pax or long-name) header of {obj.size} bytes is larger than "
+                f"the {MAX_META_HEADER} bytes accepted"
+            )
+        return obj
+
+    @classmethod
+    def fromtarfile(cls, tarfile: tarfile.TarFile) -> Self:
+        try:
+            return super().fromtarfile(tarfile)
+        except Exception as exc:
+            if isinstance(tarfile, _TarFile):
+                if isinstance(exc, _EOF_HEADER):
+                    tarfile.end_reason = "eof"
+                elif isinstance(exc, _EMPTY_HEADER):
+                    tarfile.end_reason = "empty"
+                elif isinstance(exc, _TRUNCATED_HEADER):
+                    tarfile.end_reason = "truncated"
+                elif isinstance(exc, _INVALID_HEADER):
+                    tarfile.end_reason = "invalid"
+            raise
+
+
+# -- indexing ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Scan:
+    """What one layer's tar stream said, before it is merged into the index."""
+
+    records: list[FileEntry] = field(default_factory=list)
+    #: record index -> hard link target (cleaned path)
+    links: dict[int, str] = field(default_factory=dict)
+    #: record index -> captured bytes
+    grabbed: dict[int, bytes] = field(default_factory=dict)
+    grabbed_total: int = 0
+    whiteouts: list[str] = field(default_factory=list)
+    opaques: list[str] = field(default_factory=list)
+    absolute: int = 0
+    first_absolute: str = ""
+
+
+def _short(digest: str) -> str:
+    algo, _, hexpart = digest.partition(":")
+    return f"{algo}:{hexpart[:12]}"
+
+
+def _mtime(ti: tarfile.TarInfo) -> int:
+    try:
+        return int(ti.mtime)
+    except (OverflowError, ValueError):  # pax can say inf or nan
+        return 0
+
+
+def _is_utf8(name: str) -> bool:
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _Indexer:
+    """Merges layers, bottom first, into one index; holds the state shared across layers."""
+
+    def __init__(self, image: Image, limits: Limits, capture: re.Pattern[str] | None) -> None:
+        self.image = image
+        self.limits = limits
+        self.capture = capture
+        self.entries: dict[str, FileEntry] = {}
+        self.children: dict[str, set[str]] = {}
+        self.captured: dict[str, bytes] = {}
+        self.captured_total = 0
+        self.warnings: list[str] = []
+        self.files = 0
+        self.used = 0
+        self.fs = ImageFS(entries=self.entries)
+        self._rule_counts: dict[str, int] = {}
+
+    # -- messages --------------------------------------------------------------------------
+
+    def _where(self, layer: Layer) -> str:
+        return f"{self.image.reference}: layer {layer.index} ({layer.digest})"
+
+    def warn(self, layer: Layer, rule: str, message: str) -> None:
+        count = self._rule_counts.get(rule, 0) + 1
+        self._rule_counts[rule] = count
+        if count <= WARNINGS_PER_RULE:
+            self.warnings.append(
+                f"{self.image.reference}: layer {layer.index} ({_short(layer.digest)}): {message}"
+            )
+
+    def warn_member(self, layer: Layer, name: str, rule: str, message: str) -> None:
+        self.warn(layer, rule, f"member {name!r}: {message}")
+
+    def _flush_rule_counts(self, layer: Layer) -> None:
+        for rule, count in self._rule_counts.items():
+            if count > WARNINGS_PER_RULE:
+                self.warnings.append(
+                    f"{self.image.reference}: layer {layer.index} ({_short(layer.digest)}): "
+                    f"{count - WARNINGS_PER_RULE} more members broke the same rule ({rule})"
+                )
+        self._rule_counts = {}
+
+    def _limit_error(self, layer: Layer, what: str, name: str, value: int) -> LimitExceededError:
+        return LimitExceededError(
+            f"{self._where(layer)}: {what} (limit {name} = {value})",
+            hint=f"if the image is legitimate, raise Limits.{name} (now {value})",
+        )
+
+    # -- one layer ---------------------------------------------------------------------------
+
+    def index_layer(self, layer: Layer, progress: ProgressFn | None, base: int, total: int) -> str:
+        """Stream one layer into the index; return its compression kind."""
+        if self.image.blobs is None:
+            raise ImageError(f"{self.image.reference}: the image has no blob store to read from")
+        validate_digest(layer.digest)
+        if layer.diff_id:
+            validate_digest(layer.diff_id)
+        with self.image.blobs.open_blob(layer.digest) as fh:
+            head = fh.read(4) or b""
+            kind = detect_compression(head)
+            claimed = _claimed_compression(layer.media_type)
+            if claimed is not None and claimed != kind:
+                self.warn(
+                    layer,
+                    "media-type",
+                    f"media type {layer.media_type} says {claimed} but the content is {kind}; "
+                    f"read as {kind}",
+                )
+            digest_hasher = hasher_for(layer.digest)
+            src = _Source(fh, head, digest_hasher, progress, base, total)
+            diff_hasher = None
+            same_stream = False
+            if layer.diff_id:
+                same_stream = kind == TAR and (
+                    layer.diff_id.partition(":")[0] == layer.digest.partition(":")[0]
+                )
+                if not same_stream:
+                    diff_hasher = hasher_for(layer.diff_id)
+            limit = self.limits.max_uncompressed_bytes
+            used_before = self.used
+
+            def exceeded(count: int) -> LimitExceededError:
+                return self._limit_error(
+                    layer,
+                    f"the layers decompress to more than {limit} bytes (stopped after "
+                    f"{used_before + count} bytes)",
+                    "max_uncompressed_bytes",
+                    limit,
+                )
+
+            out = _Output(_decoder(kind, src), limit - used_before, diff_hasher, exceeded)
+            try:
+                scan = self._scan(layer, out)
+                out.drain()
+                src.drain()
+            except LayerError:
+                raise
+            except (_Corrupt, tarfile.TarError, EOFError, RecursionError, zlib.error) as exc:
+                detail = str(exc) or type(exc).__name__
+                if isinstance(exc, RecursionError):
+                    detail = "tar headers nest too deeply"
+                self._corrupt(layer, src, detail)
+            self.used += out.count
+        self._check_digest(layer, src.hasher)
+        if layer.diff_id:
+            got = src.hasher if same_stream else diff_hasher
+            self._check_diff_id(layer, got)
+        self._apply(layer, scan)
+        self._flush_rule_counts(layer)
+        if progress is not None:
+            progress(base + src.count, total)
+        return kind
+
+    def _corrupt(self, layer: Layer, src: _Source, detail: str) -> NoReturn:
+        """Raise for a damaged layer: a digest mismatch if the blob was altered, else corrupt."""
+        with contextlib.suppress(OSError):
+            src.drain()
+        actual = f"{layer.digest.partition(':')[0]}:{src.hasher.hexdigest()}"
+        if actual != layer.digest:
+            raise DigestMismatchError(
+                f"{self._where(layer)}: content does not match its digest (got {actual}); "
+                f"the layer is also truncated or corrupt: {detail}",
+                hint="the blob is damaged or was tampered with; fetch it again from the source",
+            )
+        raise LayerError(
+            f"{self._where(layer)}: truncated or corrupt: {detail}",
+            hint="the layer blob itself is damaged; report it to the image publisher",
+        )
+
+    def _check_digest(self, layer: Layer, hasher: Any) -> None:
+        actual = f"{layer.digest.partition(':')[0]}:{hasher.hexdigest()}"
+        if actual != layer.digest:
+            raise DigestMismatchError(
+                f"{self._where(layer)}: content does not match its digest (got {actual})",
+                hint="the blob is damaged or was tampered with; fetch it again from the source",
+            )
+
+    def _check_diff_id(self, layer: Layer, hasher: Any) -> None:
+        assert layer.diff_id is not None
+        actual = f"{layer.diff_id.partition(':')[0]}:{hasher.hexdigest()}"
+        if actual != layer.diff_id:
+            raise DigestMismatchError(
+                f"{self._where(layer)}: uncompressed content does not match the diff_id "
+                f"{layer.diff_id} in the image config (got {actual})",
+                hint="the image config and its layers disagree; do not trust this image",
+            )
+
+    def _scan(self, layer: Layer, out: _Output) -> _Scan:
+        scan = _Scan()
+        tf = _TarFile.open(  # type: ignore[call-overload]
+            fileobj=out,
+            mode="r|",
+            tarinfo=_TarInfo,
+            encoding="utf-8",
+            errors="surrogateescape",
+        )
+        max_files = self.limits.max_files
+        while True:
+            ti = tf.next()
+            if ti is None:
+                break
+            tf.members.clear()  # stream mode would otherwise keep every header
+            self.files += 1
+            if self.files > max_files:
+                raise self._limit_error(
+                    layer,
+                    f"the layers hold more than {max_files} files (stopped at member {ti.name!r})",
+                    "max_files",
+                    max_files,
+                )
+            self._member(layer, tf, ti, scan)
+        if tf.end_reason == "truncated":
+            raise _Corrupt("the tar stream ends inside a header")
+        if tf.end_reason == "invalid":
+            raise _Corrupt(f"invalid tar header at offset {tf.offset}")
+        if tf.end_reason == "empty":
+            self.warn(layer, "no-eof", "the tar stream has no end-of-archive marker")
+        if scan.absolute:
+            self.warn(
+                layer,
+                "absolute",
+                f"{scan.absolute} member name(s) were absolute (first: {scan.first_absolute!r}); "
+                "the leading / was stripped, as container runtimes do",
+            )
+        return scan
+
+    def _member(self, layer: Layer, tf: tarfile.TarFile, ti: tarfile.TarInfo, scan: _Scan) -> None:
+        name = ti.name
+        if "\x00" in name:
+            self.warn_member(layer, name, "nul", "name contains a NUL byte; skipped")
+            return
+        path = clean_path(name)
+        if path is None:
+            self.warn_member(
+                layer, name, "escape", "name climbs out of the image root with '..'; skipped"
+            )
+            return
+        if name.startswith("/"):
+            if not scan.absolute:
+                scan.first_absolute = name
+            scan.absolute += 1
+        if not path:
+            return  # the root directory itself
+        if not _is_utf8(name):
+            self.warn_member(
+                layer, name, "utf8", "name is not valid UTF-8; kept with its raw bytes escaped"
+            )
+        base = path[path.rfind("/") + 1 :]
+        if base.startswith(".wh."):
+            self._whiteout(layer, name, path, base, ti, scan)
+            return
+
+        t = ti.type
+        linkname = ""
+        location = -1
+        size = 0
+        link_target: str | None = None
+        if t in _REGULAR_TYPES or t == tarfile.GNUTYPE_SPARSE:
+            ftype = FileType.REGULAR
+            size = ti.size
+            if size < 0:
+                raise _Corrupt(f"member {name!r} has a negative size")
+            if self.used + ti.offset_data + size > self.limits.max_uncompressed_bytes:
+                limit = self.limits.max_uncompressed_bytes
+                raise self._limit_error(
+                    layer,
+                    f"member {name!r} declares {size} bytes, past the uncompressed budget",
+                    "max_uncompressed_bytes",
+                    limit,
+                )
+            if ti.sparse is not None:
+                self.warn_member(layer, name, "sparse", "sparse file; its content is not read")
+            else:
+                location = ti.offset_data
+        elif t == tarfile.DIRTYPE:
+            ftype = FileType.DIRECTORY
+        elif t == tarfile.SYMTYPE:
+            ftype = FileType.SYMLINK
+            linkname = ti.linkname
+            if "\x00" in linkname:
+                self.warn_member(layer, name, "nul", "link target contains a NUL byte; skipped")
+                return
+        elif t == tarfile.LNKTYPE:
+            ftype = FileType.REGULAR
+            link_target = clean_path(ti.linkname)
+            if not link_target or "\x00" in ti.linkname:
+                self.warn_member(
+                    layer,
+                    name,
+                    "hardlink",
+                    f"hard link to {ti.linkname!r} points outside the image root; skipped",
+                )
+                return
+        elif t in _DEVICE_TYPES:
+            ftype = _DEVICE_TYPES[t]
+            self.warn_member(
+                layer, name, "device", f"{ftype.value} special file recorded, never read"
+            )
+        else:
+            self.warn_member(layer, name, "type", f"unsupported tar member type {t!r}; skipped")
+            return
+
+        entry = FileEntry(
+            path,
+            ftype,
+            ti.mode & 0o7777,
+            ti.uid,
+            ti.gid,
+            size,
+            linkname,
+            layer.index,
+            location,
+            _mtime(ti),
+        )
+        idx = len(scan.records)
+        scan.records.append(entry)
+        if link_target is not None:
+            scan.links[idx] = link_target
+        elif location >= 0 and self.capture is not None and self.capture.fullmatch(path):
+            self._grab(layer, tf, ti, scan, idx)
+
+    def _whiteout(
+        self, layer: Layer, name: str, path: str, base: str, ti: tarfile.TarInfo, scan: _Scan
+    ) -> None:
+        parent = path[: len(path) - len(base)].rstrip("/")
+        if base == ".wh..wh..opq":
+            scan.opaques.append(parent)
+            return
+        if base.startswith(".wh..wh."):
+            return  # AUFS bookkeeping (.wh..wh.plnk, .wh..wh.aufs): not content
+        target = base[4:]
+        if target in ("", ".", ".."):
+            self.warn_member(layer, name, "whiteout", "whiteout names no file; ignored")
+            return
+        scan.whiteouts.append(f"{parent}/{target}" if parent else target)
+
+    def _grab(
+        self, layer: Layer, tf: tarfile.TarFile, ti: tarfile.TarInfo, scan: _Scan, idx: int
+    ) -> None:
+        size = ti.size
+        if size > self.limits.max_capture_file:
+            self.warn_member(
+                layer,
+                ti.name,
+                "capture",
+                f"{size} bytes is more than max_capture_file "
+                f"({self.limits.max_capture_file}); not captured, read lazily instead",
+            )
+            return
+        if self.captured_total + scan.grabbed_total + size > self.limits.max_capture_total:
+            self.warn_member(
+                layer,
+                ti.name,
+                "capture",
+                f"captured files would exceed max_capture_total "
+                f"({self.limits.max_capture_total}); not captured, read lazily instead",
+            )
+            return
+        fobj = tf.extractfile(ti)
+        data = fobj.read() if fobj is not None else b""
+        if len(data) != size:
+            raise _Corrupt(f"member {ti.name!r} ends early (truncated)")
+        scan.grabbed[idx] = data
+        scan.grabbed_total += size
+
+    # -- merging -----------------------------------------------------------------------------
+
+    def _apply(self, layer: Layer, scan: _Scan) -> None:
+        """Whiteouts first (they only hide lower layers), then this layer's members in order."""
+        entries = self.entries
+        for opaque in scan.opaques:
+            real = self._locate(opaque)
+            if real is None:
+                continue
+            entry = entries.get(real)
+            if real == "" or (entry is not None and entry.type is FileType.DIRECTORY):
+                self._drop_children(real)
+        for whiteout in scan.whiteouts:
+            real = self._locate(whiteout)
+            if real:
+                self._remove(real)
+
+        captured = self.captured
+        rx = self.capture
+        links = scan.links
+        grabbed = scan.grabbed
+        children = self.children
+        for idx, rec in enumerate(scan.records):
+            raw = rec.path
+            path = self._place(raw)
+            if path is None:
+                self.warn_member(
+                    layer,
+                    raw,
+                    "parent",
+                    "its parent is not a directory (a file, a dangling link or a loop); skipped",
+                )
+                continue
+            if path != raw:
+                rec.path = path
+            data: bytes | None = None
+            target = links.get(idx)
+            if target is not None:
+                tentry = entries.get(target)
+                if tentry is None:
+                    located = self._locate(target)
+                    tentry = entries.get(located) if located is not None else None
+                if tentry is None or tentry.type is FileType.DIRECTORY:
+                    what = "is not in the image" if tentry is None else "is a directory"
+                    self.warn_member(
+                        layer, raw, "hardlink", f"hard link target {target!r} {what}; skipped"
+                    )
+                    continue
+                rec.type = tentry.type
+                rec.size = tentry.size
+                rec.linkname = tentry.linkname
+                rec.layer = tentry.layer
+                rec.location = tentry.location
+                if rx is not None and tentry.path in captured and rx.fullmatch(path):
+                    data = captured[tentry.path]
+            elif idx in grabbed:
+                data = grabbed[idx]
+                if path != raw and rx is not None and not rx.fullmatch(path):
+                    data = None
+            old = entries.get(path)
+            if old is None:
+                parent = path[: max(path.rfind("/"), 0)]
+                kids = children.get(parent)
+                if kids is None:
+                    children[parent] = {path}
+                else:
+                    kids.add(path)
+            elif old.type is FileType.DIRECTORY and rec.type is not FileType.DIRECTORY:
+                self._drop_children(path)
+            entries[path] = rec
+            if captured:
+                stale = captured.pop(path, None)
+                if stale is not None:
+                    self.captured_total -= len(stale)
+            if data is not None:
+                captured[path] = data
+                self.captured_total += len(data)
+
+    def _place(self, path: str) -> str | None:
+        """Where a member lands: its parent resolved inside the root, missing parents made."""
+        slash = path.rfind("/")
+        if slash < 0:
+            return path
+        parent = path[:slash]
+        pentry = self.entries.get(parent)
+        if pentry is not None and pentry.type is FileType.DIRECTORY:
+            return path
+        real = self._ensure_dir(parent)
+        if real is None:
+            return None
+        base = path[slash + 1 :]
+        return f"{real}/{base}" if real else base
+
+    def _ensure_dir(self, dirpath: str) -> str | None:
+        done = ""
+        entries = self.entries
+        for comp in dirpath.split("/"):
+            cand = f"{done}/{comp}" if done else comp
+            entry = entries.get(cand)
+            if entry is None:
+                self._add(cand, FileEntry(cand, FileType.DIRECTORY, 0o755))
+                done = cand
+            elif entry.type is FileType.DIRECTORY:
+                done = cand
+            elif entry.type is FileType.SYMLINK:
+                try:
+                    real = self.fs.resolve(cand)
+                except SymlinkLoopError:
+                    return None
+                if real is None:
+                    return None
+                if real:
+                    target = entries.get(real)
+                    if target is None or target.type is not FileType.DIRECTORY:
+                        return None
+                done = real
+            else:
+                return None
+        return done
+
+    def _locate(self, path: str) -> str | None:
+        """The indexed path ``path`` names, with its parent resolved inside the root."""
+        slash = path.rfind("/")
+        if slash < 0:
+            return path
+        parent = path[:slash]
+        pentry = self.entries.get(parent)
+        if pentry is not None and pentry.type is FileType.DIRECTORY:
+            return path
+        try:
+            real = self.fs.resolve(parent)
+        except SymlinkLoopError:
+            return None
+        if real is None:
+            return None
+        base = path[slash + 1 :]
+        return f"{real}/{base}" if real else base
+
+    def _add(self, path: str, entry: FileEntry) -> None:
+        self.entries[path] = entry
+        parent = path[: max(path.rfind("/"), 0)]
+        self.children.setdefault(parent, set()).add(path)
+
+    def _remove(self, path: str) -> None:
+        if self.entries.pop(path, None) is None:
+            return
+        kids = self.children.get(path[: max(path.rfind("/"), 0)])
+        if kids is not None:
+            kids.discard(path)
+        stale = self.captured.pop(path, None)
+        if stale is not None:
+            self.captured_total -= len(stale)
+        self._drop_children(path)
+
+    def _drop_children(self, path: str) -> None:
+        """Remove everything below ``path`` (not ``path`` itself); O(size of the subtree)."""
+        entries = self.entries
+        children = self.children
+        captured = self.captured
+        stack = [path]
+        while stack:
+            kids = children.pop(stack.pop(), None)
+            if not kids:
+                continue
+            for kid in kids:
+                entries.pop(kid, None)
+                stale = captured.pop(kid, None)
+                if stale is not None:
+                    self.captured_total -= len(stale)
+                stack.append(kid)
+
+
+def build_fs(
+    image: Image,
+    *,
+    limits: Limits | None = None,
+    capture: Iterable[str] = (),
+    progress: Callable[[int, int], None] | None = None,
+) -> ImageFS:
+    """Index every layer of ``image`` (bottom first) into a merged, lazily read ImageFS.
+
+    Each blob is read once, verified against its digest (and diff_id when the config has
+    one), and never extracted. Files matching the ``capture`` patterns are kept in
+    ``ImageFS.captured`` so analysis needs no second pass. ``progress(done, total)`` is
+    called with compressed bytes read so far. Raises :class:`LayerError` (corrupt or unsafe
+    layer), :class:`LimitExceededError` and :class:`DigestMismatchError`, naming the layer.
+    An image without blobs but with a root directory is indexed from that directory.
+    """
+    limits = limits or Limits()
+    if image.blobs is None:
+        if image.root_dir is not None:
+            from baseguard.image.rootfs import build_fs_from_dir
+
+            return build_fs_from_dir(image.root_dir, limits=limits, capture=capture)
+        raise ImageError(f"{image.reference}: the image has no layers to read")
+    indexer = _Indexer(image, limits, compile_capture(capture))
+    sizes = []
+    for layer in image.layers:
+        size = layer.descriptor.size
+        sizes.append(size if size >= 0 else image.blobs.blob_size(layer.digest))
+    total = sum(sizes)
+    kinds: list[str] = []
+    base = 0
+    for layer, size in zip(image.layers, sizes, strict=True):
+        kinds.append(indexer.index_layer(layer, progress, base, total))
+        base += size
+    return ImageFS(
+        entries=indexer.entries,
+        reader=LayerReader(image, kinds),
+        warnings=indexer.warnings,
+        captured=indexer.captured,
+        layer_digests=[layer.digest for layer in image.layers],
+        uncompressed_size=indexer.used,
+    )
+
+
+# -- reading back ------------------------------------------------------------------------------
+
+
+class LayerReader:
+    """Reads regular files' bytes back from layer blobs, one streaming pass per layer.
+
+    Plain tar layers are read by seeking; compressed ones are decompressed from the start
+    and discarded up to each file's offset, so reading many files of one layer in one
+    :meth:`read_many` call costs one pass.
+    """
+
+    def __init__(self, image: Image, compressions: Sequence[str] | None = None) -> None:
+        self.image = image
+        self.compressions = list(compressions) if compressions is not None else None
+
+    def read(self, entry: FileEntry, limit: int) -> bytes:
+        """Up to ``limit`` bytes of ``entry``'s content."""
+        return self.read_many([entry], limit).get(entry.path, b"")
+
+    def read_many(self, entries: list[FileEntry], limit: int) -> dict[str, bytes]:
+        """Several files, keyed by entry path; layers are visited once each, offsets in order."""
+        out: dict[str, bytes] = {}
+        by_layer: dict[int, dict[int, list[FileEntry]]] = {}
+        nlayers = len(self.image.layers)
+        for entry in entries:
+            if entry.type is not FileType.REGULAR:
+                continue
+            if entry.location < 0 or not 0 <= entry.layer < nlayers or limit <= 0:
+                out[entry.path] = b""
+                continue
+            by_layer.setdefault(entry.layer, {}).setdefault(entry.location, []).append(entry)
+        for index in sorted(by_layer):
+            self._read_layer(self.image.layers[index], by_layer[index], limit, out)
+        return out
+
+    def _read_layer(
+        self,
+        layer: Layer,
+        wanted: dict[int, list[FileEntry]],
+        limit: int,
+        out: dict[str, bytes],
+    ) -> None:
+        blobs = self.image.blobs
+        if blobs is None:
+            raise ImageError(f"{self.image.reference}: the image has no blob store to read from")
+        where = f"{self.image.reference}: layer {layer.index} ({layer.digest})"
+        with blobs.open_blob(layer.digest) as fh:
+            head = fh.read(4) or b""
+            kind = (
+                self.compressions[layer.index]
+                if self.compressions is not None and layer.index < len(self.compressions)
+                else detect_compression(head)
+            )
+            src = _Source(fh, head)
+            dec = _decoder(kind, src)
+            pos = 0
+            try:
+                for location in sorted(wanted):
+                    group = wanted[location]
+                    want = max(min(e.size, limit) for e in group)
+                    if kind == TAR:
+                        fh.seek(location)
+                        data = _read_exact(fh.read, want)
+                    else:
+                        _skip(dec, location - pos)
+                        data = _read_exact(dec.read, want)
+                        pos = location + len(data)
+                    if len(data) < want:
+                        raise _Corrupt(f"file {group[0].path!r} ends early (truncated)")
+                    for e in group:
+                        out[e.path] = data[: min(e.size, limit)]
+            except _Corrupt as exc:
+                raise LayerError(
+                    f"{where}: truncated or corrupt while reading file contents: {exc}",
+                    hint="the blob changed since it was indexed, or is damaged",
+                ) from None
+
+
+def _read_exact(read: Callable[[int], bytes], n: int) -> bytes:
+    parts = []
+    while n > 0:
+        chunk = read(min(n, 1 << 20))
+        if not chunk:
+            break
+        parts.append(chunk)
+        n -= len(chunk)
+    return b"".join(parts)
+
+
+def _skip(dec: _Decoder, n: int) -> None:
+    while n > 0:
+        chunk = dec.read(min(n, 1 << 20))
+        if not chunk:
+            raise _Corrupt("the stream ends before a file's recorded offset")
+        n -= len(chunk)
