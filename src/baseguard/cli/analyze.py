@@ -63,13 +63,24 @@ def analyze_command(
     """Analyse an image: distro, shells, package managers, network tools, setuid files,
     user, entrypoint, layers, size and age.
 
+    \b
+    REF is written as skopeo and syft users write it:
+      registry.example.com/ns/name:tag   a registry image (docker:// and registry: also work)
+      name@sha256:DIGEST                 a registry image pinned by digest
+      oci:DIR[:TAG]                      an OCI image layout directory
+      oci-archive:FILE[:TAG]             a tar of an OCI layout
+      docker-archive:FILE[:NAME:TAG|:@N] `docker save` output, gzipped or not
+      dir:ROOTFS                         a root filesystem directory
+      PATH                               any of the above, detected (also a rootfs tarball)
+
+    \b
     Examples:
-
       baseguard analyze alpine:3.20
-
       baseguard analyze oci:./layout:latest -o json --file facts.json
-
       baseguard analyze docker-archive:app.tar --platform linux/arm64
+
+    Exit codes: 0 analysed, 2 bad input (unknown image, corrupt archive, digest mismatch,
+    limit exceeded), 3 internal error.
     """
     from baseguard.analysis.analyze import analyze
     from baseguard.image.layers import Limits
@@ -107,7 +118,7 @@ def render_table(result: Analysis, file: Path | None) -> None:
         title=f"baseguard analyze {ident.reference}", show_header=False, title_justify="left"
     )
     table.add_column("", style="bold")
-    table.add_column("")
+    table.add_column("", overflow="fold")
     table.add_row("Image", ident.name or ident.reference)
     table.add_row("Source", ident.source)
     digest = ident.manifest_digest or ident.config_digest

@@ -103,8 +103,10 @@ def _open_layout(
     manifest, digest, index_digest, annotations = resolve_to_manifest(
         index_bytes, None, OCI_INDEX, platform=platform, fetch=fetch, what=what, tag=tag
     )
-    name = annotations.get("io.containerd.image.name") or annotations.get(
-        "org.opencontainers.image.ref.name"
+    # ref.name is usually just a tag ("3.20.3"); only a full reference says which image it is.
+    ref_name = annotations.get("org.opencontainers.image.ref.name", "")
+    name = annotations.get("io.containerd.image.name") or (
+        ref_name if ("/" in ref_name or ":" in ref_name) else None
     )
     return image_from_manifest(
         reference=reference,

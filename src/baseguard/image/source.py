@@ -162,12 +162,24 @@ def _check_platform(image: Image, opts: OpenOptions, ref: str) -> None:
 
 
 def _open_registry(name: str, ref: str, opts: OpenOptions) -> Image:
+    from baseguard.image.cache import BlobCache
+    from baseguard.image.credentials import load_credentials
     from baseguard.image.registry import RegistryClient
     from baseguard.refs import parse_reference
 
     parsed = parse_reference(name)
-    client = RegistryClient(insecure=opts.insecure, progress=opts.progress, ca_file=opts.ca_file)
-    image = client.open_image(parsed, opts.wanted_platform)
+    client = RegistryClient(
+        insecure=opts.insecure,
+        credentials=load_credentials(),
+        cache=BlobCache(),
+        progress=opts.progress,
+        ca_file=opts.ca_file,
+    )
+    try:
+        image = client.open_image(parsed, opts.wanted_platform)
+    except BaseException:
+        client.close()
+        raise
     image.adopt(client)
     return image
 
