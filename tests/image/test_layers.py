@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from tests.image.layer_builders import (
     compress,
     image_from_blobs,
     make_image,
+    many_members_tar,
     sha256,
 )
 
@@ -585,3 +587,36 @@ def test_tar_formats_gnu_and_ustar_are_read() -> None:
         name = long_name if fmt != tarfile.USTAR_FORMAT else "usr/share/file.txt"
         fs = fs_of(TarBuilder(fmt).file(name, b"fmt").build())
         assert fs.read_bytes(name) == b"fmt"
+
+
+# -- speed guards (generous bounds: they catch quadratic behaviour, not small slowdowns) ------
+
+
+@pytest.mark.timeout(60)
+def test_ten_thousand_members_index_in_well_under_two_seconds() -> None:
+    image = image_from_blobs([many_members_tar(10_000)])
+    started = time.perf_counter()
+    fs = build_fs(image)
+    elapsed = time.perf_counter() - started
+    assert len(fs) == 10_001
+    assert elapsed < 2.0, f"indexing 10k members took {elapsed:.2f}s (about 0.2s expected)"
+
+
+@pytest.mark.timeout(60)
+def test_whiting_out_a_thousand_directories_stays_linear() -> None:
+    lower = TarBuilder(tarfile.USTAR_FORMAT)
+    for d in range(1000):
+        for f in range(20):
+            lower.file(f"d{d}/f{f}")
+    upper = TarBuilder(tarfile.USTAR_FORMAT)
+    for d in range(1000):
+        if d % 2:
+            upper.whiteout(f"d{d}")
+        else:
+            upper.opaque(f"d{d}").file(f"d{d}/new")
+    image, _ = make_image(lower.build(), upper.build(), compression="tar")
+    started = time.perf_counter()
+    fs = build_fs(image)
+    elapsed = time.perf_counter() - started
+    assert len(fs) == 1000  # 500 opaque dirs, each with its one new file
+    assert elapsed < 3.0, f"1000 directory whiteouts over 20k files took {elapsed:.2f}s"

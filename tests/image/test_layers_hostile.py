@@ -7,6 +7,7 @@ rule, or rejected with an error naming the image and layer. Nothing is ever writ
 from __future__ import annotations
 
 import os
+import random
 import tarfile
 import time
 from pathlib import Path
@@ -87,18 +88,24 @@ def test_layer_reading_writes_nothing_even_for_escaping_names(
     tar = (
         TarBuilder()
         .file("../escaped.txt", b"evil")
-        .file(f"/{tmp_path}/absolute.txt".lstrip("/"), b"abs")
+        .file(f"{tmp_path}/absolute.txt", b"abs")
         .symlink("link-out", str(tmp_path / "linked.txt"))
         .file("link-out", b"through the link")
         .hardlink("hard-out", "../../escaped.txt")
         .symlink("dir-out", "../..")
         .file("dir-out/via-dir.txt", b"via")
+        .symlink("host-dir", str(tmp_path))
+        .file("host-dir/through.txt", b"through")
         .build()
     )
     for kind in ("gzip", "zstd", "tar"):
         fs = fs_of(tar, compression=kind)
         assert fs.read_optional("link-out") == b"through the link"
+        assert fs.read_optional(f"{tmp_path}/absolute.txt") == b"abs"
+        assert fs.read_optional("via-dir.txt") == b"via"
+        assert "host-dir/through.txt" not in fs.entries
     assert snapshot(tmp_path) == before_tmp
+    assert not (tmp_path / "through.txt").exists()
     assert not (tmp_path / "escaped.txt").exists()
     assert not (tmp_path / "linked.txt").exists()
     assert not (tmp_path.parent / "escaped.txt").exists()
@@ -157,6 +164,31 @@ def test_symlink_cycles_are_detected_not_followed_forever() -> None:
         assert fs.lookup(path) is None
         assert fs.read_optional(path) is None
     assert fs.symlink_target("a") is None
+
+
+def test_member_written_through_a_symlink_to_outside_lands_inside_the_root() -> None:
+    lower = TarBuilder().dir("etc").symlink("up", "../../..").symlink("abs", "/etc").build()
+    upper = (
+        TarBuilder()
+        .file("up/planted", b"p")
+        .file("abs/cron.d/job", b"j")
+        .symlink("dangling", "/nowhere")
+        .file("dangling/x", b"x")
+        .build()
+    )
+    fs = fs_of(lower, upper)
+    assert sorted(fs.entries) == [
+        "abs",
+        "dangling",
+        "etc",
+        "etc/cron.d",
+        "etc/cron.d/job",
+        "planted",
+        "up",
+    ]
+    assert fs.read_bytes("up/planted") == b"p"
+    assert fs.entries["etc/cron.d/job"].layer == 1
+    assert "parent is not a directory" in one_warning(fs, "'dangling/x'")
 
 
 def test_member_whose_parent_is_a_symlink_loop_is_skipped() -> None:
@@ -497,3 +529,85 @@ def test_pax_mtime_of_infinity_does_not_break_indexing() -> None:
     ti.pax_headers = {"mtime": "inf"}
     fs = fs_of(TarBuilder().member(ti, b"").build())
     assert fs.entries["t"].mtime == 0
+
+
+# -- fuzzing ---------------------------------------------------------------------------------
+
+
+def _header_offsets(tar: bytes) -> list[int]:
+    out = []
+    for off in range(0, len(tar), 512):
+        block = tar[off : off + 512]
+        if len(block) < 512 or block == bytes(512):
+            continue
+        try:
+            stored = int(block[148:156].split(b"\0")[0].strip() or b"0", 8)
+        except ValueError:
+            continue
+        if stored == sum(block[:148]) + 256 + sum(block[156:]):
+            out.append(off)
+    return out
+
+
+def _reseal(data: bytearray, offsets: list[int]) -> None:
+    """Recompute the header checksums so mutations reach the field parsers."""
+    for off in offsets:
+        data[off + 148 : off + 156] = b" " * 8
+        data[off + 148 : off + 156] = b"%06o\x00 " % sum(data[off : off + 512])
+
+
+@pytest.mark.timeout(120)
+def test_mutated_headers_only_ever_raise_baseguard_errors() -> None:
+    pax = tarfile.TarInfo("p")
+    pax.pax_headers = {"comment": "h\u00e9llo", "uid": "5", "path": "long/" * 30 + "x"}
+    sources = [
+        TarBuilder()
+        .dir("etc")
+        .file("etc/a", b"a" * 700)
+        .symlink("l", "etc/a")
+        .hardlink("h", "etc/a")
+        .member(pax, b"pp")
+        .whiteout("zz")
+        .device("dev/null")
+        .opaque("etc")
+        .build(),
+        TarBuilder(tarfile.GNU_FORMAT)
+        .file("x/" * 60 + "y", b"q" * 100)
+        .symlink("s", "t/" * 70)
+        .hardlink("x/" * 60 + "z", "x/" * 60 + "y")
+        .build(),
+    ]
+    offsets = [_header_offsets(s) for s in sources]
+    assert all(len(o) >= 3 for o in offsets)
+    rng = random.Random(20261127)
+    outcomes = {"ok": 0, "error": 0}
+    for i in range(1500):
+        k = i % 2
+        data = bytearray(sources[k])
+        for _ in range(rng.randint(1, 4)):
+            pos = rng.choice(offsets[k]) + rng.randrange(512)
+            r = rng.random()
+            if r < 0.5:
+                data[pos] = rng.randrange(256)
+            elif r < 0.75:
+                data[pos] = rng.choice(b"01234567 \0/.")
+            else:
+                data[pos] = rng.choice(b"0123456LKxgSV")
+        _reseal(data, offsets[k])
+        if rng.random() < 0.1:
+            data = data[: rng.randrange(len(data))]
+        blob = compress(bytes(data), rng.choice(["tar", "gzip", "zstd"]))
+        try:
+            fs = build_fs(
+                image_from_blobs([blob]),
+                limits=Limits(max_uncompressed_bytes=16 * MiB),
+                capture=["**"],
+            )
+            fs.read_many([e.path for e in fs])
+            for e in fs:
+                fs.lookup(e.path)
+            outcomes["ok"] += 1
+        except (LayerError, DigestMismatchError):
+            outcomes["error"] += 1
+    # Both kinds of outcome must occur, or the mutations are not reaching the parser.
+    assert outcomes["ok"] > 300 and outcomes["error"] > 300, outcomes

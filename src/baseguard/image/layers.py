@@ -28,6 +28,7 @@ import zstandard
 
 from baseguard.errors import DigestMismatchError, ImageError, LayerError, LimitExceededError
 from baseguard.image.fs import (
+    ContentReader,
     FileEntry,
     FileType,
     ImageFS,
@@ -471,7 +472,9 @@ class _Indexer:
             head = fh.read(4) or b""
             kind = detect_compression(head)
             claimed = _claimed_compression(layer.media_type)
-            if claimed is not None and claimed != kind:
+            # Plain "tar" is often a source's default guess, so only a claimed compression
+            # that the bytes contradict is worth a warning.
+            if claimed in (GZIP, ZSTD) and claimed != kind:
                 self.warn(
                     layer,
                     "media-type",
@@ -512,6 +515,11 @@ class _Indexer:
                 if isinstance(exc, RecursionError):
                     detail = "tar headers nest too deeply"
                 self._corrupt(layer, src, detail)
+            except OSError as exc:
+                raise LayerError(
+                    f"{self._where(layer)}: cannot read the layer blob: {exc}",
+                    hint="check that the image's blob files are readable and complete",
+                ) from exc
             self.used += out.count
         self._check_digest(layer, src.hasher)
         if layer.diff_id:
@@ -954,7 +962,7 @@ def build_fs(
 # -- reading back ------------------------------------------------------------------------------
 
 
-class LayerReader:
+class LayerReader(ContentReader):
     """Reads regular files' bytes back from layer blobs, one streaming pass per layer.
 
     Plain tar layers are read by seeking; compressed ones are decompressed from the start

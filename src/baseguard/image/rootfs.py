@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from baseguard.errors import ImageError, LayerError, LimitExceededError
-from baseguard.image.fs import FileEntry, FileType, ImageFS
+from baseguard.image.fs import ContentReader, FileEntry, FileType, ImageFS
 from baseguard.image.layers import Limits, compile_capture
 
 #: Detailed warnings kept per rule; further ones are counted in one summary line.
@@ -31,7 +31,7 @@ _SPECIAL = {
 }
 
 
-class DirReader:
+class DirReader(ContentReader):
     """Reads regular files under ``root``, refusing to follow any symlink on the way."""
 
     def __init__(self, root: Path) -> None:
