@@ -13,8 +13,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from baseguard import __version__
+from baseguard.analysis.catalogers import default_catalogers
+from baseguard.analysis.catalogers.base import (
+    CatalogContext,
+    Cataloger,
+    all_capture_patterns,
+)
 from baseguard.analysis.distro import Distro, detect_distro
 from baseguard.analysis.hardening import Facts, collect_facts
+from baseguard.analysis.packages import CatalogIssue, Package, sort_packages
+from baseguard.errors import AnalysisError
 from baseguard.image.fs import ImageFS
 from baseguard.image.layers import Limits, build_fs
 from baseguard.image.model import Image
@@ -68,7 +76,9 @@ class Analysis:
 
     image: ImageIdentity
     distro: Distro
-    facts: Facts
+    facts: Facts | None
+    packages: list[Package] = field(default_factory=list)
+    issues: list[CatalogIssue] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     analyzed_at: datetime | None = None
 
@@ -79,9 +89,38 @@ class Analysis:
             "analyzedAt": self.analyzed_at.isoformat() if self.analyzed_at else None,
             "image": self.image.to_dict(),
             "distro": self.distro.to_dict(),
-            "facts": self.facts.to_dict(),
+            "facts": self.facts.to_dict() if self.facts else None,
+            "packages": [p.to_dict() for p in self.packages],
+            "issues": [i.to_dict() for i in self.issues],
             "warnings": list(self.warnings),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Analysis:
+        """Read back what :meth:`to_dict` wrote (baseguard's own ``-o json``)."""
+        img = data.get("image") or {}
+        facts = data.get("facts")
+        return cls(
+            image=ImageIdentity(
+                reference=str(img.get("reference", "")),
+                source=str(img.get("source", "")),
+                name=img.get("name"),
+                manifest_digest=img.get("manifestDigest"),
+                index_digest=img.get("indexDigest"),
+                config_digest=img.get("configDigest"),
+                layer_digests=list(img.get("layers") or []),
+                platform=img.get("platform"),
+            ),
+            distro=Distro.from_dict(data.get("distro") or {}),
+            facts=Facts.from_dict(facts) if isinstance(facts, dict) else None,
+            packages=[Package.from_dict(p) for p in data.get("packages") or []],
+            issues=[
+                CatalogIssue(str(i.get("cataloger")), str(i.get("path")), str(i.get("message")))
+                for i in data.get("issues") or []
+            ],
+            warnings=list(data.get("warnings") or []),
+            analyzed_at=parse_time_or_none(data.get("analyzedAt")),
+        )
 
 
 def identity_of(image: Image, fs: ImageFS) -> ImageIdentity:
@@ -98,15 +137,47 @@ def identity_of(image: Image, fs: ImageFS) -> ImageIdentity:
     )
 
 
+def parse_time_or_none(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 def open_fs(
     image: Image,
     limits: Limits | None = None,
     progress: Callable[[int, int], None] | None = None,
+    capture: tuple[str, ...] = CAPTURE,
 ) -> ImageFS:
     """The merged file view of ``image``, whatever its source."""
     if image.root_dir is not None:
-        return build_fs_from_dir(image.root_dir, limits=limits, capture=CAPTURE)
-    return build_fs(image, limits=limits, capture=CAPTURE, progress=progress)
+        return build_fs_from_dir(image.root_dir, limits=limits, capture=capture)
+    return build_fs(image, limits=limits, capture=capture, progress=progress)
+
+
+def run_catalogers(
+    fs: ImageFS, ctx: CatalogContext, catalogers: list[Cataloger], *, strict: bool = False
+) -> tuple[list[Package], list[CatalogIssue]]:
+    """Run every cataloger; one that fails on a file records an issue and the scan goes on."""
+    packages: list[Package] = []
+    issues: list[CatalogIssue] = []
+    for cataloger in catalogers:
+        try:
+            result = cataloger.catalog(fs, ctx)
+        except Exception as exc:  # a cataloger bug must not lose the other catalogers' work
+            issues.append(CatalogIssue(cataloger.name, "/", f"{type(exc).__name__}: {exc}"))
+            continue
+        packages.extend(result.packages)
+        issues.extend(result.issues)
+    if strict and issues:
+        raise AnalysisError(
+            f"{len(issues)} file(s) could not be catalogued; first: {issues[0]}",
+            hint="drop --strict to record these as issues and go on",
+        )
+    return sort_packages(packages), issues
 
 
 def analyze_image(
@@ -115,16 +186,24 @@ def analyze_image(
     limits: Limits | None = None,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
+    catalogers: list[Cataloger] | None = None,
+    strict: bool = False,
 ) -> Analysis:
-    """Analyse an opened image."""
+    """Analyse an opened image: distro, facts and packages (all catalogers by default)."""
     moment = now or datetime.now(UTC)
-    fs = open_fs(image, limits, progress)
+    chosen = default_catalogers() if catalogers is None else catalogers
+    capture = CAPTURE + all_capture_patterns(chosen)
+    fs = open_fs(image, limits, progress, capture)
     distro = detect_distro(fs)
     facts = collect_facts(image, fs, now=moment)
+    ctx = CatalogContext(distro=distro, architecture=image.config.architecture or None)
+    packages, issues = run_catalogers(fs, ctx, chosen, strict=strict)
     return Analysis(
         image=identity_of(image, fs),
         distro=distro,
         facts=facts,
+        packages=packages,
+        issues=issues,
         warnings=list(fs.warnings),
         analyzed_at=moment,
     )
@@ -137,7 +216,16 @@ def analyze(
     limits: Limits | None = None,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
+    catalogers: list[Cataloger] | None = None,
+    strict: bool = False,
 ) -> Analysis:
     """Open ``ref`` (any supported source) and analyse it."""
     with open_image(ref, options) as image:
-        return analyze_image(image, limits=limits, now=now, progress=progress)
+        return analyze_image(
+            image,
+            limits=limits,
+            now=now,
+            progress=progress,
+            catalogers=catalogers,
+            strict=strict,
+        )

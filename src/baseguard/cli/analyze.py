@@ -110,6 +110,15 @@ def analyze_command(
             render_table(result, file)
 
 
+def _package_summary(result: Analysis) -> str:
+    if not result.packages:
+        return "none found"
+    counts: dict[str, int] = {}
+    for pkg in result.packages:
+        counts[pkg.type] = counts.get(pkg.type, 0) + 1
+    return ", ".join(f"{n} {t}" for t, n in sorted(counts.items()))
+
+
 def render_table(result: Analysis, file: Path | None) -> None:
     from baseguard.analysis.hardening import summary_rows
 
@@ -125,8 +134,12 @@ def render_table(result: Analysis, file: Path | None) -> None:
     if digest:
         table.add_row("Digest" if ident.manifest_digest else "Image ID", digest)
     table.add_row("Distro", result.distro.display)
-    for label, value in summary_rows(result.facts):
-        table.add_row(label, value)
+    if result.facts is not None:
+        for label, value in summary_rows(result.facts):
+            table.add_row(label, value)
+    table.add_row("Packages", _package_summary(result))
+    if result.issues:
+        table.add_row("[yellow]Issues[/]", f"{len(result.issues)} file(s) not catalogued (-o json)")
     for warning in result.warnings[:20]:
         table.add_row("[yellow]Warning[/]", warning)
     if len(result.warnings) > 20:

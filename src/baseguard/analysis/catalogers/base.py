@@ -1,0 +1,57 @@
+"""The cataloger interface: each cataloger is declared by the paths it reads.
+
+A cataloger names the small files it needs (``capture``: glob patterns whose bytes are kept
+while the layers are indexed, so there is no second pass) and turns them into packages. A
+file it cannot parse becomes a :class:`CatalogIssue` and the scan goes on; with ``strict``
+the analysis fails instead.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from baseguard.analysis.distro import Distro
+from baseguard.analysis.packages import CatalogIssue, Package
+from baseguard.image.fs import ImageFS
+
+
+@dataclass
+class CatalogContext:
+    """What a cataloger may need besides the files: the distro (for purl qualifiers)."""
+
+    distro: Distro
+    architecture: str | None = None
+
+
+@dataclass
+class CatalogResult:
+    packages: list[Package] = field(default_factory=list)
+    issues: list[CatalogIssue] = field(default_factory=list)
+
+
+class Cataloger(ABC):
+    """Finds one kind of package in an image's files."""
+
+    #: Registry key and the ``cataloger`` value of the packages it yields.
+    name: ClassVar[str]
+    #: Glob patterns (ImageFS.glob syntax, ``**`` spans directories) of files whose bytes
+    #: must be captured while indexing.
+    capture: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def catalog(self, fs: ImageFS, ctx: CatalogContext) -> CatalogResult:
+        """Return the packages found (and the files that could not be read)."""
+
+    def issue(self, path: str, message: str) -> CatalogIssue:
+        return CatalogIssue(self.name, path if path.startswith("/") else f"/{path}", message)
+
+
+def all_capture_patterns(catalogers: Iterable[Cataloger]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for cataloger in catalogers:
+        for pattern in cataloger.capture:
+            seen.setdefault(pattern, None)
+    return tuple(seen)
