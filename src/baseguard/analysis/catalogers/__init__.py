@@ -5,9 +5,15 @@ Adding one is one module and one line in :data:`CATALOGERS`.
 
 from __future__ import annotations
 
+from baseguard.analysis.catalogers.apk import ApkCataloger
 from baseguard.analysis.catalogers.base import Cataloger
+from baseguard.analysis.catalogers.dpkg import DpkgCataloger
+from baseguard.analysis.catalogers.rpm import RpmCataloger
 
 CATALOGERS: dict[str, type[Cataloger]] = {}
+CATALOGERS["apk"] = ApkCataloger
+CATALOGERS["dpkg"] = DpkgCataloger
+CATALOGERS["rpm"] = RpmCataloger
 
 
 def default_catalogers() -> list[Cataloger]:
