@@ -96,9 +96,10 @@ def package_header(
     return build_header(entries)
 
 
-def build_ndb(blobs: list[bytes], *, slot_pages: int = 1) -> bytes:
+def build_ndb(blobs: list[bytes]) -> bytes:
     """An ndb ``Packages.db`` holding ``blobs`` as packages 1, 2, …"""
     page = 4096
+    slot_pages = (len(blobs) + 2 + 255) // 256
     out = bytearray(slot_pages * page)
     struct.pack_into("<4sIIII", out, 0, b"RpmP", 0, 1, slot_pages, len(blobs) + 1)
     for offset in range(32, slot_pages * page, 16):

@@ -259,3 +259,11 @@ def test_package_whose_files_are_all_gone_gets_the_database_layer() -> None:
 
 def test_root_directory_images_have_no_layer() -> None:
     assert _catalog(build_fs({DB: MUSL})).packages[0].layer is None
+
+
+def test_a_flood_of_broken_stanzas_is_capped() -> None:
+    broken = "\n".join("V:1\n" for _ in range(500))
+    result = _catalog(build_fs({DB: broken + "\n" + MUSL}))
+    assert [p.name for p in result.packages] == ["musl"]
+    assert len(result.issues) == 21
+    assert result.issues[-1].message == "480 more stanza(s) without name or version not listed"

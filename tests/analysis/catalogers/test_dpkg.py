@@ -331,3 +331,14 @@ def test_metadata_has_maintainer_and_size() -> None:
         "maintainer": "GNU Libc Maintainers <debian-glibc@lists.debian.org>",
         "installedSize": 12345,
     }
+
+
+def test_a_flood_of_junk_lines_and_broken_stanzas_is_capped() -> None:
+    junk = "junk\n" * 1000
+    broken = "\n".join(f"Package: b{i}\nStatus: install ok installed\n" for i in range(300))
+    result = _catalog(build_fs({STATUS: junk + "\n" + broken + "\n" + LIBC}))
+    assert [p.name for p in result.packages] == ["libc6"]
+    messages = [i.message for i in result.issues]
+    assert len(messages) == 42
+    assert messages[20] == "980 more malformed line(s) not listed"
+    assert messages[-1] == "280 more stanza problem(s) not listed"

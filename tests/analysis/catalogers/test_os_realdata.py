@@ -191,3 +191,82 @@ def test_bookworm_minbase_catalogues_in_milliseconds() -> None:
         times.append(time.perf_counter() - start)
     # About 5 ms here; the bound leaves room for a slow CI machine.
     assert statistics.median(times) < 0.05
+
+
+# -- layers, through the real layer pipeline ------------------------------------------------
+
+HELLO_STANZA = (
+    "P:hello\nV:2.12.1-r0\nA:x86_64\nL:GPL-3.0-or-later\no:hello\n"
+    "D:so:libc.musl-x86_64.so.1\nF:usr/bin\nR:hello\n\n"
+)
+
+
+def _tar(path: Path, files: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_apk_package_added_in_a_later_layer_is_attributed_to_it(tmp_path: Path) -> None:
+    from baseguard.image.write import write_oci_layout
+
+    tarball = realdata_path("images", "alpine-minirootfs", MINIROOTFS["3.20.3-x86_64"])
+    installed = _installed_from_rootfs(tarball)
+    top = _tar(
+        tmp_path / "top.tar",
+        {
+            "lib/apk/db/installed": (installed + HELLO_STANZA).encode(),
+            "usr/bin/hello": b"\x7fELF",
+        },
+    )
+    write_oci_layout(tmp_path / "oci", [tarball, top])
+
+    result = analyze(f"oci:{tmp_path / 'oci'}", catalogers=[ApkCataloger()])
+
+    bottom_digest, top_digest = result.image.layer_digests
+    layers = {p.name: p.layer for p in result.packages}
+    assert layers.pop("hello") == top_digest
+    assert layers and set(layers.values()) == {bottom_digest}
+    hello = next(p for p in result.packages if p.name == "hello")
+    assert hello.depends == ["musl"]
+
+
+def test_dpkg_package_added_in_a_later_layer_is_attributed_to_it(tmp_path: Path) -> None:
+    from baseguard.image.write import write_oci_layout
+
+    status = realdata_path("debian", "bookworm-minbase-dpkg-status").read_bytes()
+    os_release = realdata_path("debian", "bookworm-os-release").read_bytes()
+    names = [
+        line.split(b": ", 1)[1].decode()
+        for line in status.splitlines()
+        if line.startswith(b"Package: ")
+    ]
+    base_files = {"var/lib/dpkg/status": status, "etc/os-release": os_release}
+    base_files.update({f"var/lib/dpkg/info/{n}.list": b"/.\n" for n in names})
+    hello = (
+        b"\nPackage: hello\nStatus: install ok installed\nArchitecture: amd64\n"
+        b"Version: 2.10-3\nDepends: libc6 (>= 2.34)\n"
+    )
+    top = {
+        "var/lib/dpkg/status": status.rstrip(b"\n") + b"\n" + hello,
+        "var/lib/dpkg/info/hello.list": b"/.\n/usr/bin/hello\n",
+        "usr/share/doc/hello/copyright": b"Files: *\nLicense: GPL-3+\n",
+    }
+    write_oci_layout(
+        tmp_path / "oci", [_tar(tmp_path / "base.tar", base_files), _tar(tmp_path / "top.tar", top)]
+    )
+
+    result = analyze(f"oci:{tmp_path / 'oci'}", catalogers=[DpkgCataloger()])
+
+    assert result.issues == []
+    assert len(result.packages) == 89
+    bottom_digest, top_digest = result.image.layer_digests
+    packages = {p.name: p for p in result.packages}
+    assert packages["hello"].layer == top_digest
+    assert packages["hello"].licenses == ["GPL-3+"]
+    assert packages["hello"].depends == ["libc6"]
+    assert {p.layer for n, p in packages.items() if n != "hello"} == {bottom_digest}

@@ -254,7 +254,7 @@ def test_layer_is_the_lowest_layer_of_the_packages_files() -> None:
     base = package_header("base", "1", "1", files=["/usr/bin/base", "/etc/base.conf"])
     added = package_header("added", "1", "1", files=["/usr/bin/added"])
     meta = package_header("meta", "1", "1")
-    tree = {
+    tree: dict[str, str | bytes] = {
         "var/lib/rpm/Packages.db": build_ndb([base, added, meta]),
         "usr/bin/base": "x",
         "etc/base.conf": "x",
@@ -289,7 +289,7 @@ def test_header_round_trip_of_every_type() -> None:
     assert header.ints(tags.DIRINDEXES) == [3, 4]
     assert header.strings(tags.BASENAMES) == ["a", "b"]
     assert header.string(tags.LICENSE) == "MIT"
-    assert header.tags[9999] == b"\x01\x02"
+    assert header.binary[9999] == b"\x01\x02"
 
 
 def test_later_entries_override_earlier_ones() -> None:
@@ -542,3 +542,75 @@ def test_bdb_overflow_page_of_wrong_type_is_reported() -> None:
 def test_read_rpmdb_reports_the_backend() -> None:
     kind, blobs, errors = read_rpmdb((DATA / "Packages-le4096.bdb").read_bytes())
     assert (kind, len(blobs), errors) == ("bdb", 4, [])
+
+
+def test_a_flood_of_bad_headers_is_capped() -> None:
+    blobs = [b"\0\0\0\x01\0\0\0\0"] * 100 + [package_header("good", "1", "1")]
+    result = _catalog(build_fs({"var/lib/rpm/Packages.db": build_ndb(blobs)}))
+    assert [p.name for p in result.packages] == ["good"]
+    assert len(result.issues) == 21
+    assert result.issues[-1].message == "80 more problem(s) not listed"
+
+
+def test_sqlite_query_that_runs_past_its_step_budget_is_abandoned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from baseguard.analysis.catalogers.rpmdb import sqlite
+
+    monkeypatch.setattr(sqlite, "STEPS_PER_BYTE", 0)
+    monkeypatch.setattr(sqlite, "MIN_STEPS", 1)
+    monkeypatch.setattr(sqlite, "STEP_GRANULARITY", 1)
+    with pytest.raises(RpmdbError, match="too many steps"):
+        read_sqlite(sqlite_fixture_bytes())
+
+
+def test_sqlite_schema_error_quoting_undecodable_bytes_is_an_rpmdb_error(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "x.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB)")
+    conn.execute("CREATE TABLE zz (a INT, b INT DEFAULT xxxx)")
+    conn.commit()
+    conn.close()
+    data = bytearray(path.read_bytes())
+    at = data.find(b"DEFAULT xxxx)")
+    # SQLite's syntax error quotes the bad token, which is not UTF-8.
+    data[at : at + 13] = b") " + b"\xe7" * 11
+    with pytest.raises(RpmdbError, match="unreadable SQLite database"):
+        read_sqlite(bytes(data))
+
+
+@pytest.mark.parametrize("seed_name", ["le4096", "be512", "sqlite", "ndb"])
+def test_mutated_databases_never_raise_and_stay_fast(seed_name: str, tmp_path: Path) -> None:
+    import random
+    import time
+
+    seeds = {
+        "le4096": lambda: (DATA / "Packages-le4096.bdb").read_bytes(),
+        "be512": lambda: (DATA / "Packages-be512.bdb").read_bytes(),
+        "sqlite": sqlite_fixture_bytes,
+        "ndb": lambda: build_ndb(fixture_blobs(tmp_path)),
+    }
+    original = seeds[seed_name]()
+    rng = random.Random(seed_name)
+    slowest = 0.0
+    for _ in range(60):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 12)):
+            pos = rng.randrange(len(data))
+            choice = rng.random()
+            if choice < 0.6:
+                data[pos] = rng.randrange(256)
+            elif choice < 0.85:
+                value = rng.choice([0, 1, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, rng.randrange(1 << 32)])
+                data[pos : pos + 4] = value.to_bytes(4, rng.choice(["little", "big"]))
+            else:
+                del data[pos : pos + rng.randint(1, 64)]
+        start = time.perf_counter()
+        result = _catalog(build_fs({"var/lib/rpm/Packages": bytes(data)}))
+        slowest = max(slowest, time.perf_counter() - start)
+        assert all(i.path == "/var/lib/rpm/Packages" for i in result.issues)
+    assert slowest < 1.0

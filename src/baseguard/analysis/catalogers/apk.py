@@ -26,6 +26,8 @@ DB_PATHS = ("lib/apk/db/installed", "usr/lib/apk/db/installed")
 
 #: Vendors that publish apk packages under their own purl namespace.
 _NAMESPACES = {"alpine": "alpine", "wolfi": "wolfi", "chainguard": "chainguard"}
+#: Problems listed per file; the rest are counted (a hostile file cannot flood the report).
+MAX_PROBLEMS = 20
 _CONSTRAINT = re.compile(r"[<>=~]")
 _SPDX_OPERATOR = re.compile(r"\b(?:AND|OR|WITH)\b|[()]")
 
@@ -58,14 +60,19 @@ def parse_installed(text: str) -> tuple[list[ApkEntry], list[str]]:
     directory = ""
     bad_lines = 0
     first_bad = 0
+    dropped = 0
 
     def close() -> None:
+        nonlocal dropped
         if current is None:
             return
         if not current.name or not current.version:
             missing = "P: (name)" if not current.name else "V: (version)"
             label = f" {current.name}" if current.name else ""
-            problems.append(f"stanza{label} at line {current.line} has no {missing}; skipped")
+            if len(problems) < MAX_PROBLEMS:
+                problems.append(f"stanza{label} at line {current.line} has no {missing}; skipped")
+            else:
+                dropped += 1
         else:
             entries.append(current)
 
@@ -108,6 +115,8 @@ def parse_installed(text: str) -> tuple[list[ApkEntry], list[str]]:
         elif key == "I":
             current.installed_size = int(value) if value.isdigit() else None
     close()
+    if dropped:
+        problems.append(f"{dropped} more stanza(s) without name or version not listed")
     if bad_lines:
         problems.append(
             f"{bad_lines} line(s) are not KEY:VALUE (first at line {first_bad}); ignored"
@@ -180,6 +189,11 @@ def earliest_layer(fs: ImageFS, paths: list[str], limit: int = 256) -> str | Non
         path = path.lstrip("/")
         entry = entries.get(path)
         if entry is None:
+            # Resolve only under a symlinked top directory (usrmerge: bin -> usr/bin);
+            # anything else missing was removed or never installed (nodocs).
+            top = entries.get(path.split("/", 1)[0])
+            if top is None or top.type is not FileType.SYMLINK:
+                continue
             entry = fs.get(path)
         if entry is None or entry.type is FileType.DIRECTORY or entry.layer < 0:
             continue

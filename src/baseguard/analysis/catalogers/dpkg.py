@@ -34,6 +34,8 @@ STATUS_D = "var/lib/dpkg/status.d"
 INFO = "var/lib/dpkg/info"
 COPYRIGHT = "usr/share/doc/{}/copyright"
 COPYRIGHT_LIMIT = 1 << 20
+#: Problems listed per file; the rest are counted (a hostile file cannot flood the report).
+MAX_PROBLEMS = 20
 
 #: ``Status`` states in which a package's files are installed and configured.
 INSTALLED_STATES = frozenset({"installed", "triggers-awaited", "triggers-pending"})
@@ -61,6 +63,7 @@ def parse_deb822(text: str) -> tuple[list[Stanza], list[str]]:
     field nor a continuation)."""
     stanzas: list[Stanza] = []
     problems: list[str] = []
+    dropped = 0
     current: Stanza | None = None
     last_key = ""
     for number, line in enumerate(text.split("\n"), 1):
@@ -74,13 +77,19 @@ def parse_deb822(text: str) -> tuple[list[Stanza], list[str]]:
             continue
         if first in " \t":
             if current is None or not last_key:
-                problems.append(f"line {number}: continuation line outside a field")
+                if len(problems) < MAX_PROBLEMS:
+                    problems.append(f"line {number}: continuation line outside a field")
+                else:
+                    dropped += 1
                 continue
             current.fields[last_key] += "\n" + line.strip()
             continue
         key, sep, value = line.partition(":")
         if not sep or not key.strip():
-            problems.append(f"line {number}: not a 'Field: value' line")
+            if len(problems) < MAX_PROBLEMS:
+                problems.append(f"line {number}: not a 'Field: value' line")
+            else:
+                dropped += 1
             continue
         if current is None:
             current = Stanza(line=number)
@@ -88,7 +97,17 @@ def parse_deb822(text: str) -> tuple[list[Stanza], list[str]]:
         current.fields[last_key] = value.strip()
     if current is not None:
         stanzas.append(current)
+    if dropped:
+        problems.append(f"{dropped} more malformed line(s) not listed")
     return stanzas, problems
+
+
+def _cap(result: CatalogResult, start: int, path: str, cataloger: Cataloger) -> None:
+    """Keep at most :data:`MAX_PROBLEMS` issues added since ``start``, plus a count."""
+    extra = len(result.issues) - start - MAX_PROBLEMS
+    if extra > 0:
+        del result.issues[start + MAX_PROBLEMS :]
+        result.issues.append(cataloger.issue(path, f"{extra} more stanza problem(s) not listed"))
 
 
 def is_installed(status: str) -> bool:
@@ -194,6 +213,7 @@ class DpkgCataloger(Cataloger):
             stanzas, problems = parse_deb822(data.decode("utf-8", "replace"))
             for problem in problems:
                 result.issues.append(self.issue(path, problem))
+            before = len(result.issues)
             for stanza in stanzas:
                 record = self._record(path, stanza, result)
                 if record is None:
@@ -203,6 +223,7 @@ class DpkgCataloger(Cataloger):
                     continue  # status wins over a status.d copy of the same package
                 seen.add(key)
                 records.append(record)
+            _cap(result, before, path, self)
         result.packages = sort_packages(self._packages(fs, ctx, records))
         return result
 

@@ -34,6 +34,8 @@ DB_PATHS = (
 
 #: Distro ids whose purl vendor namespace differs from the id.
 _NAMESPACES = {"rhel": "redhat", "ol": "oracle", "sles": "suse", "opensuse-leap": "opensuse"}
+#: Problems listed per file; the rest are counted (a hostile file cannot flood the report).
+MAX_PROBLEMS = 20
 _SKIPPED_NAMES = frozenset({"gpg-pubkey"})
 _NONE = "(none)"
 
@@ -79,6 +81,11 @@ def earliest_layer(fs: ImageFS, paths: list[str], limit: int = 256) -> str | Non
         path = path.lstrip("/")
         entry = entries.get(path)
         if entry is None:
+            # Resolve only under a symlinked top directory (usrmerge: bin -> usr/bin);
+            # anything else missing was removed or never installed (nodocs).
+            top = entries.get(path.split("/", 1)[0])
+            if top is None or top.type is not FileType.SYMLINK:
+                continue
             entry = fs.get(path)
         if entry is None or entry.type is FileType.DIRECTORY or entry.layer < 0:
             continue
@@ -89,11 +96,15 @@ def earliest_layer(fs: ImageFS, paths: list[str], limit: int = 256) -> str | Non
     return digests[best] if best < len(digests) else None
 
 
+_CORE_TAGS = tags.PACKAGE_TAGS - tags.FILE_TAGS
+
+
 class _Rpm:
     __slots__ = (
+        "_files",
         "arch",
+        "blob",
         "epoch",
-        "files",
         "license",
         "modularity",
         "name",
@@ -107,7 +118,9 @@ class _Rpm:
     )
 
     def __init__(self, blob: bytes) -> None:
-        h = parse_header(blob)
+        h = parse_header(blob, _CORE_TAGS)
+        self.blob = blob
+        self._files: list[str] | None = None
         self.name = h.string(tags.NAME) or ""
         self.version = h.string(tags.VERSION) or ""
         self.release = h.string(tags.RELEASE) or ""
@@ -124,7 +137,15 @@ class _Rpm:
         self.size = h.int(tags.SIZE)
         self.requires = h.strings(tags.REQUIRENAME)
         self.provides = h.strings(tags.PROVIDENAME)
-        self.files = h.files()
+
+    def files(self) -> list[str]:
+        """The package's file paths, decoded on first use (a damaged list reads as empty)."""
+        if self._files is None:
+            try:
+                self._files = parse_header(self.blob, tags.FILE_TAGS).files()
+            except HeaderError:
+                self._files = []
+        return self._files
 
     @property
     def evr(self) -> str:
@@ -144,7 +165,7 @@ def _resolve_requires(rpms: list[_Rpm]) -> dict[int, list[str]]:
     }
     if wanted_files:
         for rpm in sorted(rpms, key=lambda r: r.name):
-            for path in rpm.files:
+            for path in rpm.files():
                 if path in wanted_files:
                     providers.setdefault(path, rpm.name)
     out: dict[int, list[str]] = {}
@@ -187,22 +208,23 @@ class RpmCataloger(Cataloger):
         except RpmdbError as exc:
             result.issues.append(self.issue(path, str(exc)))
             return
-        for problem in problems:
-            result.issues.append(self.issue(path, problem))
         rpms: list[_Rpm] = []
         for number, blob in enumerate(blobs, 1):
             try:
                 rpm = _Rpm(blob)
             except HeaderError as exc:
-                result.issues.append(self.issue(path, f"package header {number}: {exc}"))
+                problems.append(f"package header {number}: {exc}")
                 continue
             if not rpm.name or not rpm.version:
-                result.issues.append(
-                    self.issue(path, f"package header {number} has no name or version")
-                )
+                problems.append(f"package header {number} has no name or version")
                 continue
             if rpm.name not in _SKIPPED_NAMES:
                 rpms.append(rpm)
+        for problem in problems[:MAX_PROBLEMS]:
+            result.issues.append(self.issue(path, problem))
+        if len(problems) > MAX_PROBLEMS:
+            more = len(problems) - MAX_PROBLEMS
+            result.issues.append(self.issue(path, f"{more} more problem(s) not listed"))
         depends = _resolve_requires(rpms)
         distro = ctx.distro
         namespace = namespace_for(distro)
@@ -219,7 +241,7 @@ class RpmCataloger(Cataloger):
                 source_name, source_version = source
                 if rpm.epoch is not None:
                     source_version = f"{rpm.epoch}:{source_version}"
-            layer = (earliest_layer(fs, rpm.files) if multi_layer else None) or db_layer
+            layer = (earliest_layer(fs, rpm.files()) if multi_layer else None) or db_layer
             metadata: dict[str, object] = {"backend": kind, "release": rpm.release}
             if rpm.epoch is not None:
                 metadata["epoch"] = rpm.epoch

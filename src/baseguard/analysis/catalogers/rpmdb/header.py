@@ -55,6 +55,9 @@ PACKAGE_TAGS = frozenset(
     }
 )
 
+#: The file list tags: decoded only when a caller needs the files (layers, file requires).
+FILE_TAGS = frozenset({OLDFILENAMES, DIRINDEXES, BASENAMES, DIRNAMES})
+
 # Types (rpmtag.h: rpmTagType).
 CHAR, INT8, INT16, INT32, INT64, STRING, BIN, STRING_ARRAY, I18NSTRING = range(1, 10)
 
@@ -66,8 +69,6 @@ _PREAMBLE = struct.Struct(">II")
 _ENTRY = struct.Struct(">iIiI")
 _INT_FORMATS = {INT8: ("B", 1), CHAR: ("B", 1), INT16: ("H", 2), INT32: ("I", 4), INT64: ("Q", 8)}
 
-Value = str | list[str] | list[int] | bytes
-
 
 class HeaderError(ValueError):
     """A header blob that does not hold together (message says what is wrong)."""
@@ -75,35 +76,29 @@ class HeaderError(ValueError):
 
 @dataclass(slots=True)
 class RpmHeader:
-    """The decoded tags of one header (only those asked for)."""
+    """The decoded tags of one header (only those asked for), by value kind.
 
-    tags: dict[int, Value] = field(default_factory=dict)
+    STRING and I18NSTRING values are stored as one-element lists; a tag that appears
+    twice keeps its last value.
+    """
+
+    texts: dict[int, list[str]] = field(default_factory=dict)
+    numbers: dict[int, list[int]] = field(default_factory=dict)
+    binary: dict[int, bytes] = field(default_factory=dict)
 
     def string(self, tag: int) -> str | None:
         """A STRING/I18NSTRING tag (first element of an array), ``None`` when absent."""
-        value = self.tags.get(tag)
-        if isinstance(value, str):
-            return value
-        if isinstance(value, list) and value and isinstance(value[0], str):
-            return value[0]
-        return None
+        values = self.texts.get(tag)
+        return values[0] if values else None
 
     def strings(self, tag: int) -> list[str]:
-        value = self.tags.get(tag)
-        if isinstance(value, str):
-            return [value]
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return [str(v) for v in value]
-        return []
+        return self.texts.get(tag, [])
 
     def ints(self, tag: int) -> list[int]:
-        value = self.tags.get(tag)
-        if isinstance(value, list) and all(isinstance(v, int) for v in value):
-            return [int(v) for v in value]
-        return []
+        return self.numbers.get(tag, [])
 
     def int(self, tag: int) -> int | None:
-        values = self.ints(tag)
+        values = self.numbers.get(tag)
         return values[0] if values else None
 
     def files(self) -> list[str]:
@@ -145,33 +140,37 @@ def parse_header(blob: bytes, wanted: frozenset[int] | None = PACKAGE_TAGS) -> R
             f"header blob is {len(blob)} bytes but its {il} entries and {dl}-byte store need {end}"
         )
     header = RpmHeader()
-    tags = header.tags
+    texts, numbers, binary = header.texts, header.numbers, header.binary
     for tag, type_, offset, count in _ENTRY.iter_unpack(blob[_PREAMBLE.size : start]):
         if wanted is not None and tag not in wanted:
             continue
         if not 0 <= offset < dl:
             raise HeaderError(f"tag {tag}: offset {offset} is outside the {dl}-byte store")
         pos = start + offset
+        numbers.pop(tag, None)
+        texts.pop(tag, None)
+        binary.pop(tag, None)
         if type_ in (STRING, I18NSTRING):
             nul = blob.find(b"\0", pos, end)
             if nul < 0:
                 raise HeaderError(f"tag {tag}: string is not terminated inside the store")
-            tags[tag] = blob[pos:nul].decode("utf-8", "replace")
+            texts[tag] = [blob[pos:nul].decode("utf-8", "replace")]
         elif type_ == STRING_ARRAY:
             if count > end - pos:
                 raise HeaderError(f"tag {tag}: {count} strings cannot fit in the store")
             parts = blob[pos:end].split(b"\0", count)
             if len(parts) <= count:
                 raise HeaderError(f"tag {tag}: fewer than {count} terminated strings")
-            tags[tag] = [p.decode("utf-8", "replace") for p in parts[:count]]
+            del parts[count]
+            texts[tag] = [p.decode("utf-8", "replace") for p in parts]
         elif type_ in _INT_FORMATS:
             code, size = _INT_FORMATS[type_]
             if count > (end - pos) // size:
                 raise HeaderError(f"tag {tag}: {count} integers run past the store")
-            tags[tag] = list(struct.unpack_from(f">{count}{code}", blob, pos))
+            numbers[tag] = list(struct.unpack_from(f">{count}{code}", blob, pos))
         elif type_ == BIN:
             if count > end - pos:
                 raise HeaderError(f"tag {tag}: {count} bytes run past the store")
-            tags[tag] = blob[pos : pos + count]
+            binary[tag] = blob[pos : pos + count]
         # Unknown types are ignored: nothing the cataloger needs uses them.
     return header

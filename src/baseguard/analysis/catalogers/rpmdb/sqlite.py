@@ -15,9 +15,10 @@ import sqlite3
 from baseguard.analysis.catalogers.rpmdb.errors import RpmdbError
 
 MAGIC = b"SQLite format 3\x00"
-#: Virtual-machine steps per byte of database before a query is abandoned.
+#: Virtual-machine steps per byte of database (at least MIN_STEPS) before giving up.
 STEPS_PER_BYTE = 64
-_STEP_GRANULARITY = 1000
+MIN_STEPS = 10_000_000
+STEP_GRANULARITY = 1000
 
 
 def read_sqlite(data: bytes) -> tuple[list[bytes], list[str]]:
@@ -30,14 +31,15 @@ def read_sqlite(data: bytes) -> tuple[list[bytes], list[str]]:
     if image[18] == 2 or image[19] == 2:  # WAL: in-memory databases cannot use it
         image[18] = image[19] = 1
     conn = sqlite3.connect(":memory:")
+    conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
     try:
-        budget = [max(len(data) * STEPS_PER_BYTE // _STEP_GRANULARITY, 10_000)]
+        budget = [max(len(data) * STEPS_PER_BYTE, MIN_STEPS) // STEP_GRANULARITY]
 
         def tick() -> int:
             budget[0] -= 1
             return 1 if budget[0] < 0 else 0
 
-        conn.set_progress_handler(tick, _STEP_GRANULARITY)
+        conn.set_progress_handler(tick, STEP_GRANULARITY)
         try:
             conn.deserialize(bytes(image))
             conn.execute("PRAGMA trusted_schema = OFF")
@@ -50,7 +52,8 @@ def read_sqlite(data: bytes) -> tuple[list[bytes], list[str]]:
             if budget[0] < 0:
                 raise RpmdbError("reading the database took too many steps; abandoned") from exc
             raise RpmdbError(f"unreadable SQLite database: {exc}") from exc
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.Error, ValueError) as exc:
+            # ValueError: SQLite's own error message quoted undecodable schema bytes.
             raise RpmdbError(f"unreadable SQLite database: {exc}") from exc
     finally:
         conn.close()
