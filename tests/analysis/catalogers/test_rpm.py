@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import struct
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -122,7 +123,11 @@ def _rpm_qa(dbpath: Path, *extra: str) -> set[tuple[str, str, str, str, str]]:
         text=True,
         check=True,
     ).stdout
-    return {tuple(line.split("\t")) for line in out.splitlines()}  # type: ignore[misc]
+    rows = set()
+    for line in out.splitlines():
+        name, evr, arch, srpm, license_ = line.split("\t")
+        rows.add((name, evr, arch, srpm, license_))
+    return rows
 
 
 @pytest.mark.skipif(shutil.which("rpm") is None, reason="needs rpm (apt-get install rpm)")
@@ -330,7 +335,9 @@ def _corrupt(blob: bytes, offset: int, fmt: str, value: int) -> bytes:
         (lambda b: _corrupt(b, 8 + 32 + 12, ">I", 1 << 28), "integers run past"),
     ],
 )
-def test_header_inconsistencies_raise_header_error(mutate, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_header_inconsistencies_raise_header_error(
+    mutate: Callable[[bytes], bytes], message: str
+) -> None:
     blob = build_header(
         [
             (tags.NAME, tags.STRING, "name"),
@@ -588,7 +595,7 @@ def test_mutated_databases_never_raise_and_stay_fast(seed_name: str, tmp_path: P
     import random
     import time
 
-    seeds = {
+    seeds: dict[str, Callable[[], bytes]] = {
         "le4096": lambda: (DATA / "Packages-le4096.bdb").read_bytes(),
         "be512": lambda: (DATA / "Packages-be512.bdb").read_bytes(),
         "sqlite": sqlite_fixture_bytes,

@@ -11,7 +11,10 @@ Versions are rpm's EVR (``1:3.0.7-27.el9``, the epoch only when set); the purl c
 The source package comes from SOURCERPM (``openssl-3.0.7-27.el9.src.rpm``); a source RPM
 name carries no epoch, so the binary's epoch is applied to the source version (the same
 spec built both). ``gpg-pubkey`` entries are imported signing keys, not packages, and are
-left out.
+left out. Requires resolve to installed packages through their provides and, for file
+requires (``/bin/sh``), their file lists. The layer that introduced a package is the lowest
+layer among its files still in the image; file lists are decoded only when needed (an
+image of several layers, or a file require no provide satisfies).
 """
 
 from __future__ import annotations
