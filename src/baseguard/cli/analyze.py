@@ -11,8 +11,8 @@ import typer
 from rich.table import Table
 
 from baseguard.analysis.analyze import Analysis
+from baseguard.cli import options
 from baseguard.cli.common import reported_errors, stdout_console, write_output
-from baseguard.cli.progress import progress_reporter
 
 
 class AnalyzeFormat(StrEnum):
@@ -20,45 +20,21 @@ class AnalyzeFormat(StrEnum):
     json = "json"
 
 
-REF_HELP = (
-    "The image: registry.example.com/ns/name:tag, name@sha256:…, oci:DIR[:TAG], "
-    "oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG|:@N], dir:ROOTFS, or a path "
-    "(detected)."
-)
-
-
 def analyze_command(
-    ref: str = typer.Argument(..., help=REF_HELP, metavar="REF"),
+    ref: str = options.REF,
     output: AnalyzeFormat | None = typer.Option(
         None,
         "--output",
         "-o",
         help="Output format. Default: table on a terminal, json otherwise.",
     ),
-    file: Path | None = typer.Option(
-        None, "--file", help="Write the output to this file instead of stdout (atomically)."
-    ),
-    platform: str | None = typer.Option(
-        None,
-        "--platform",
-        help="OS/ARCH[/VARIANT] to pick from a multi-platform image. Default: linux/amd64.",
-    ),
-    insecure: bool = typer.Option(
-        False,
-        "--insecure",
-        help="Allow plain HTTP and unverified TLS to a registry (loopback is always allowed).",
-    ),
-    ca_file: Path | None = typer.Option(
-        None, "--ca-file", help="PEM file of CA certificates to trust for registry TLS."
-    ),
-    max_bytes: int | None = typer.Option(
-        None,
-        "--max-bytes",
-        help="Refuse layers that decompress to more than this many bytes in total.",
-    ),
-    max_files: int | None = typer.Option(
-        None, "--max-files", help="Refuse images with more than this many files."
-    ),
+    file: Path | None = options.FILE,
+    platform: str | None = options.PLATFORM,
+    insecure: bool = options.INSECURE,
+    ca_file: Path | None = options.CA_FILE,
+    max_bytes: int | None = options.MAX_BYTES,
+    max_files: int | None = options.MAX_FILES,
+    strict: bool = options.STRICT,
 ) -> None:
     """Analyse an image: distro, shells, package managers, network tools, setuid files,
     user, entrypoint, layers, size and age.
@@ -82,28 +58,17 @@ def analyze_command(
     Exit codes: 0 analysed, 2 bad input (unknown image, corrupt archive, digest mismatch,
     limit exceeded), 3 internal error.
     """
-    from baseguard.analysis.analyze import analyze
-    from baseguard.image.layers import Limits
-    from baseguard.image.model import Platform
-    from baseguard.image.source import OpenOptions
-
     with reported_errors():
         fmt = output or (AnalyzeFormat.table if sys.stdout.isatty() else AnalyzeFormat.json)
-        limits = Limits()
-        if max_bytes is not None:
-            limits.max_uncompressed_bytes = max_bytes
-        if max_files is not None:
-            limits.max_files = max_files
-        with progress_reporter(ref) as (pull_progress, layer_progress):
-            options = OpenOptions(
-                platform=Platform.parse(platform) if platform else None,
-                insecure=insecure,
-                progress=pull_progress,
-                ca_file=str(ca_file) if ca_file else None,
-            )
-            if max_bytes is not None:
-                options.max_archive_bytes = max_bytes
-            result = analyze(ref, options, limits=limits, progress=layer_progress)
+        result = options.analyze_ref(
+            ref,
+            platform=platform,
+            insecure=insecure,
+            ca_file=ca_file,
+            max_bytes=max_bytes,
+            max_files=max_files,
+            strict=strict,
+        )
         if fmt is AnalyzeFormat.json:
             write_output(json.dumps(result.to_dict(), indent=2), file)
         else:

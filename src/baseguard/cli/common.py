@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from baseguard.errors import BaseguardError
 
@@ -41,9 +42,9 @@ def stdout_console() -> Console:
 
 def print_error(exc: BaseguardError) -> None:
     err = stderr_console()
-    err.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+    err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
     if exc.hint:
-        err.print(f"[yellow]hint:[/] {exc.hint}", markup=True, highlight=False)
+        err.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
 
 
 @contextmanager

@@ -9,7 +9,8 @@ from __future__ import annotations
 import typer
 
 from baseguard import __version__
-from baseguard.cli import analyze
+from baseguard.cli import analyze, db, inventory, sbom
+from baseguard.cli import scan as scan_cli
 from baseguard.cli.common import STATE
 
 app = typer.Typer(
@@ -50,6 +51,10 @@ def main(
 
 
 app.command(name="analyze")(analyze.analyze_command)
+app.command(name="sbom")(sbom.sbom_command)
+app.add_typer(db.app, name="db")
+app.command(name="scan")(scan_cli.scan_command)
+app.command(name="inventory")(inventory.inventory_command)
 
 
 def run() -> None:

@@ -1,0 +1,141 @@
+"""``baseguard inventory PATH…``: which images an estate uses, where, and how often."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from baseguard.cli import options
+from baseguard.cli.common import (
+    STATE,
+    reported_errors,
+    stderr_console,
+    stdout_console,
+    write_output,
+)
+from baseguard.inventory.model import Inventory
+
+
+class InventoryFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def inventory_command(
+    paths: list[Path] = typer.Argument(..., help="Files or directories to inventory."),
+    output: InventoryFormat | None = typer.Option(
+        None, "--output", "-o", help="Output format. Default: table on a terminal, json otherwise."
+    ),
+    file: Path | None = options.FILE,
+    build_arg: list[str] = typer.Option(
+        [], "--build-arg", help="KEY=VALUE for Dockerfile ARGs used in FROM lines (repeatable)."
+    ),
+) -> None:
+    """List every image reference in Dockerfiles, compose files and Kubernetes manifests.
+
+    \b
+    Recognised files:
+      Dockerfile, *.Dockerfile, Dockerfile.*, Containerfile   (multi-stage aware)
+      docker-compose*.y(a)ml, compose*.y(a)ml                 (image: and build:)
+      *.yaml / *.yml with apiVersion and kind                  (Pods, workloads, CronJobs, Lists)
+
+    References are normalised (alpine → docker.io/library/alpine:latest) and counted; every
+    use keeps its location (file:line and namespace/kind/name[container]). Files that cannot
+    be read are reported on stderr and the rest is still inventoried.
+
+    Exit codes: 0 inventoried (even with unreadable files), 2 usage error.
+    """
+    from baseguard.errors import UsageError
+    from baseguard.inventory.scan import inventory_paths
+
+    with reported_errors():
+        args: dict[str, str] = {}
+        for item in build_arg:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise UsageError(f"--build-arg {item!r}: expected KEY=VALUE")
+            args[key] = value
+        result = inventory_paths(paths, build_args=args)
+        fmt = output or (InventoryFormat.table if sys.stdout.isatty() else InventoryFormat.json)
+        if fmt is InventoryFormat.json:
+            write_output(json.dumps(result.to_dict(), indent=2), file)
+        elif fmt is InventoryFormat.csv:
+            write_output(to_csv(result), file)
+        else:
+            render_table(result, file)
+        if result.issues and not STATE.quiet:
+            err = stderr_console()
+            for issue in result.issues:
+                err.print(f"[yellow]warning:[/] {escape(str(issue))}", soft_wrap=True)
+
+
+def to_csv(result: Inventory) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(
+        [
+            "reference",
+            "role",
+            "source",
+            "file",
+            "line",
+            "namespace",
+            "kind",
+            "name",
+            "container",
+            "platform",
+        ]
+    )
+    for u in result.uses:
+        loc = u.location
+        writer.writerow(
+            [
+                u.reference,
+                u.role,
+                u.source,
+                loc.file or "",
+                loc.line or "",
+                loc.namespace or "",
+                loc.kind or "",
+                loc.name or "",
+                loc.container or "",
+                u.platform or "",
+            ]
+        )
+    return buf.getvalue()
+
+
+def render_table(result: Inventory, file: Path | None) -> None:
+    table = Table(
+        title=f"{len(result.counts())} images, {len(result.uses)} uses in "
+        f"{result.files_scanned} files",
+        title_justify="left",
+    )
+    table.add_column("Image", overflow="fold")
+    table.add_column("Uses", justify="right")
+    table.add_column("Roles")
+    table.add_column("Where", overflow="fold")
+    counts = result.counts()
+    for ref in sorted(counts, key=lambda r: (-counts[r], r)):
+        uses = [u for u in result.uses if u.reference == ref]
+        where = ", ".join(str(u.location) for u in uses[:3])
+        if len(uses) > 3:
+            where += f", … {len(uses) - 3} more"
+        table.add_row(ref, str(counts[ref]), ", ".join(sorted({u.role for u in uses})), where)
+    if file is None:
+        stdout_console().print(table)
+    else:
+        from rich.console import Console
+
+        console = Console(record=True, width=160, file=io.StringIO())
+        console.print(table)
+        write_output(console.export_text(), file)

@@ -1,0 +1,71 @@
+"""Options shared by the commands that read an image, and the one way they open it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from baseguard.cli.progress import progress_reporter
+
+if TYPE_CHECKING:
+    from baseguard.analysis.analyze import Analysis
+
+REF = typer.Argument(
+    ..., help="The image; `baseguard analyze --help` lists the forms.", metavar="REF"
+)
+FILE = typer.Option(
+    None, "--file", help="Write the output to this file instead of stdout (atomically)."
+)
+PLATFORM = typer.Option(
+    None,
+    "--platform",
+    help="OS/ARCH[/VARIANT] to pick from a multi-platform image. Default: linux/amd64.",
+)
+INSECURE = typer.Option(
+    False,
+    "--insecure",
+    help="Allow plain HTTP and unverified TLS to a registry (loopback is always allowed).",
+)
+CA_FILE = typer.Option(
+    None, "--ca-file", help="PEM file of CA certificates to trust for registry TLS."
+)
+MAX_BYTES = typer.Option(
+    None, "--max-bytes", help="Refuse layers that decompress to more than this many bytes."
+)
+MAX_FILES = typer.Option(None, "--max-files", help="Refuse images with more files than this.")
+STRICT = typer.Option(False, "--strict", help="Fail (exit 2) if any package file cannot be read.")
+
+
+def analyze_ref(
+    ref: str,
+    *,
+    platform: str | None,
+    insecure: bool,
+    ca_file: Path | None,
+    max_bytes: int | None,
+    max_files: int | None,
+    strict: bool,
+) -> Analysis:
+    """Open and analyse ``ref`` with the command-line options, drawing progress bars."""
+    from baseguard.analysis.analyze import analyze
+    from baseguard.image.layers import Limits
+    from baseguard.image.model import Platform
+    from baseguard.image.source import OpenOptions
+
+    limits = Limits()
+    if max_bytes is not None:
+        limits.max_uncompressed_bytes = max_bytes
+    if max_files is not None:
+        limits.max_files = max_files
+    with progress_reporter(ref) as (pull_progress, layer_progress):
+        options = OpenOptions(
+            platform=Platform.parse(platform) if platform else None,
+            insecure=insecure,
+            progress=pull_progress,
+            ca_file=str(ca_file) if ca_file else None,
+        )
+        if max_bytes is not None:
+            options.max_archive_bytes = max_bytes
+        return analyze(ref, options, limits=limits, progress=layer_progress, strict=strict)

@@ -1,0 +1,1 @@
+"""Inventory: every image reference an estate uses, from files, registries and clusters."""

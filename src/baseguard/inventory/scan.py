@@ -1,0 +1,84 @@
+"""Walk paths and inventory every file a source claims; one bad file never stops the rest."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from baseguard.errors import UsageError
+from baseguard.inventory.model import Inventory, InventoryIssue
+from baseguard.inventory.sources import FILE_SOURCES
+from baseguard.inventory.sources.base import InventorySource, ScanContext, read_text
+
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        ".venv",
+        "venv",
+        "__pycache__",
+        ".tox",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+    }
+)
+HEAD_BYTES = 4096
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
+    """(file, root) pairs under each path; symlinks are not followed out of the tree."""
+    for top in paths:
+        if not top.exists():
+            raise UsageError(f"{top}: no such file or directory")
+        if top.is_file():
+            yield top, top.parent
+            continue
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                if not path.is_symlink():
+                    yield path, top
+
+
+def _claim(path: Path, sources: list[InventorySource]) -> InventorySource | None:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except OSError:
+        return None
+    for source in sources:
+        if source.claims(path, head):
+            return source
+    return None
+
+
+def inventory_paths(
+    paths: Iterable[Path], *, build_args: dict[str, str] | None = None
+) -> Inventory:
+    """Inventory every Dockerfile, compose file and Kubernetes manifest under ``paths``."""
+    sources = [cls() for cls in FILE_SOURCES.values()]
+    result = Inventory()
+    for path, root in iter_files(paths):
+        source = _claim(path, sources)
+        if source is None:
+            continue
+        ctx = ScanContext(build_args=dict(build_args or {}), root=root)
+        display = ctx.display(path)
+        result.files_scanned += 1
+        result.sources.append(source.name)
+        text, issue = read_text(path, display)
+        if issue is not None or text is None:
+            result.issues.append(issue or InventoryIssue(display, "unreadable"))
+            continue
+        try:
+            found = source.scan(path, text, ctx)
+        except RecursionError:
+            result.issues.append(InventoryIssue(display, "nested too deeply to read"))
+            continue
+        result.extend(found.uses, found.issues)
+    return result.finish()

@@ -1,0 +1,109 @@
+"""Odd and hostile files: each gets a clear per-file issue and the rest is still inventoried."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from baseguard.inventory.scan import inventory_paths
+
+GOOD = "FROM alpine:3.20\n"
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "good").mkdir()
+    (tmp_path / "good" / "Dockerfile").write_text(GOOD)
+    return tmp_path
+
+
+@pytest.mark.timeout(30)
+def test_yaml_alias_bomb_is_refused_quickly(tree: Path) -> None:
+    lines = ["apiVersion: v1", "kind: List", 'a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    for i in range(1, 12):
+        prev = f"*a{i - 1}"
+        lines.append(f"a{i}: &a{i} [{', '.join([prev] * 9)}]")
+    lines.append("items: [*a11]")
+    (tree / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    # 9**12 nodes if expanded: composing keeps anchors shared and the walk never expands them.
+    inv = inventory_paths([tree])
+    assert [u.reference for u in inv.uses] == ["docker.io/library/alpine:3.20"]
+    assert inv.files_scanned == 2
+
+
+def test_walk_budget_stops_expansion() -> None:
+    import yaml
+
+    from baseguard.inventory import yamlsafe
+
+    node = yaml.compose("a: &a [1, 2, 3]\nb: [*a, *a, *a]\n", Loader=yaml.SafeLoader)
+    budget = yamlsafe.Budget(left=3)
+    with pytest.raises(yamlsafe.YamlBudgetError):
+        for _key, value in yamlsafe.pairs(node, budget):
+            for item in yamlsafe.items(value, budget):
+                yamlsafe.items(item, budget)
+
+
+def test_fifty_megabyte_file_is_reported_not_read(tree: Path) -> None:
+    big = tree / "huge.yaml"
+    with big.open("wb") as fh:
+        fh.write(b"apiVersion: v1\nkind: ConfigMap\ndata:\n  x: '")
+        fh.write(b"a" * (50 << 20))
+        fh.write(b"'\n")
+    inv = inventory_paths([tree])
+    assert len(inv.uses) == 1
+    assert any(i.path == "huge.yaml" and "limit" in i.message for i in inv.issues)
+
+
+def test_binary_file_named_dockerfile(tree: Path) -> None:
+    (tree / "Dockerfile").write_bytes(b"\x7fELF\x02\x01\x01\0" + bytes(range(256)) * 8)
+    inv = inventory_paths([tree])
+    assert len(inv.uses) == 1
+    assert any(i.path == "Dockerfile" and "binary" in i.message for i in inv.issues)
+
+
+def test_symlinked_file_out_of_the_tree_is_not_followed(
+    tree: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("outside") / "Dockerfile"
+    outside.write_text("FROM secret/image:1\n")
+    (tree / "Dockerfile").symlink_to(outside)
+    inv = inventory_paths([tree])
+    assert [u.reference for u in inv.uses] == ["docker.io/library/alpine:3.20"]
+
+
+def test_invalid_reference_is_an_issue(tree: Path) -> None:
+    (tree / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        "    - name: c\n      image: 'UPPER/Case:tag'\n"
+    )
+    inv = inventory_paths([tree])
+    assert any("invalid image reference" in i.message and i.line == 7 for i in inv.issues)
+
+
+def test_cli_reports_issues_on_stderr_and_exits_0(tree: Path) -> None:
+    (tree / "Dockerfile").write_bytes(b"\0\0\0")
+    done = subprocess.run(
+        [sys.executable, "-m", "baseguard.cli.main", "inventory", str(tree), "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    assert "binary file" in done.stderr
+    assert '"docker.io/library/alpine:3.20"' in done.stdout
+
+
+def test_cli_missing_path_is_exit_2(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "baseguard.cli.main", "inventory", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "no such file" in done.stderr
+    assert "Traceback" not in done.stderr
