@@ -31,13 +31,23 @@ class InventoryFormat(StrEnum):
 
 
 def inventory_command(
-    paths: list[Path] = typer.Argument(..., help="Files or directories to inventory."),
+    paths: list[Path] = typer.Argument(None, help="Files or directories to inventory."),
     output: InventoryFormat | None = typer.Option(
         None, "--output", "-o", help="Output format. Default: table on a terminal, json otherwise."
     ),
     file: Path | None = options.FILE,
     build_arg: list[str] = typer.Option(
         [], "--build-arg", help="KEY=VALUE for Dockerfile ARGs used in FROM lines (repeatable)."
+    ),
+    cluster: bool = typer.Option(
+        False, "--cluster", help="Also list running pods' images through the Kubernetes API."
+    ),
+    context: str | None = typer.Option(None, "--context", help="kubeconfig context to use."),
+    kubeconfig: Path | None = typer.Option(
+        None, "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)."
+    ),
+    namespace: str | None = typer.Option(
+        None, "--namespace", "-n", help="Only this namespace (with --cluster)."
     ),
 ) -> None:
     """List every image reference in Dockerfiles, compose files and Kubernetes manifests.
@@ -52,7 +62,10 @@ def inventory_command(
     use keeps its location (file:line and namespace/kind/name[container]). Files that cannot
     be read are reported on stderr and the rest is still inventoried.
 
-    Exit codes: 0 inventoried (even with unreadable files), 2 usage error.
+    With --cluster, running pods' images and image IDs (digests) come from the Kubernetes
+    API (kubeconfig, or the service account when run inside a pod).
+
+    Exit codes: 0 inventoried (even with unreadable files), 2 usage or access error.
     """
     from baseguard.errors import UsageError
     from baseguard.inventory.scan import inventory_paths
@@ -64,7 +77,22 @@ def inventory_command(
             if not sep or not key:
                 raise UsageError(f"--build-arg {item!r}: expected KEY=VALUE")
             args[key] = value
-        result = inventory_paths(paths, build_args=args)
+        if not paths and not cluster:
+            raise UsageError("nothing to inventory", hint="give PATHs and/or --cluster")
+        result = inventory_paths(paths or [], build_args=args)
+        if cluster:
+            from baseguard.inventory.cluster import (
+                in_cluster_access,
+                inventory_cluster,
+                load_kubeconfig,
+            )
+
+            access = None if (kubeconfig or context) else in_cluster_access()
+            access = access or load_kubeconfig(kubeconfig, context)
+            uses, issues, _pods = inventory_cluster(access, namespace)
+            result.extend(uses, issues)
+            result.sources.append("cluster")
+            result.finish()
         fmt = output or (InventoryFormat.table if sys.stdout.isatty() else InventoryFormat.json)
         if fmt is InventoryFormat.json:
             write_output(json.dumps(result.to_dict(), indent=2), file)
