@@ -49,6 +49,18 @@ def inventory_command(
     namespace: str | None = typer.Option(
         None, "--namespace", "-n", help="Only this namespace (with --cluster)."
     ),
+    registry: list[str] = typer.Option(
+        [], "--registry", help="HOST[/NAMESPACE]: list its repositories and tags (repeatable)."
+    ),
+    base: list[str] = typer.Option(
+        [],
+        "--base",
+        help="A known base image, to recognise images built on it by their "
+        "bottom layers (repeatable; with --registry).",
+    ),
+    platform: str | None = options.PLATFORM,
+    insecure: bool = options.INSECURE,
+    ca_file: Path | None = options.CA_FILE,
 ) -> None:
     """List every image reference in Dockerfiles, compose files and Kubernetes manifests.
 
@@ -77,8 +89,10 @@ def inventory_command(
             if not sep or not key:
                 raise UsageError(f"--build-arg {item!r}: expected KEY=VALUE")
             args[key] = value
-        if not paths and not cluster:
-            raise UsageError("nothing to inventory", hint="give PATHs and/or --cluster")
+        if not paths and not cluster and not registry:
+            raise UsageError(
+                "nothing to inventory", hint="give PATHs, --registry HOST and/or --cluster"
+            )
         result = inventory_paths(paths or [], build_args=args)
         if cluster:
             from baseguard.inventory.cluster import (
@@ -92,7 +106,9 @@ def inventory_command(
             uses, issues, _pods = inventory_cluster(access, namespace)
             result.extend(uses, issues)
             result.sources.append("cluster")
-            result.finish()
+        if registry:
+            _inventory_registries(result, registry, base, platform, insecure, ca_file)
+        result.finish()
         fmt = output or (InventoryFormat.table if sys.stdout.isatty() else InventoryFormat.json)
         if fmt is InventoryFormat.json:
             write_output(json.dumps(result.to_dict(), indent=2), file)
@@ -104,6 +120,32 @@ def inventory_command(
             err = stderr_console()
             for issue in result.issues:
                 err.print(f"[yellow]warning:[/] {escape(str(issue))}", soft_wrap=True)
+
+
+def _inventory_registries(
+    result: Inventory,
+    specs: list[str],
+    bases: list[str],
+    platform: str | None,
+    insecure: bool,
+    ca_file: Path | None,
+) -> None:
+    from baseguard.image.cache import BlobCache
+    from baseguard.image.credentials import load_credentials
+    from baseguard.image.model import DEFAULT_PLATFORM, Platform
+    from baseguard.image.registry import RegistryClient
+    from baseguard.inventory.sources.registry import inventory_registry, known_bases
+
+    plat = Platform.parse(platform) if platform else DEFAULT_PLATFORM
+    with RegistryClient(
+        insecure=insecure, credentials=load_credentials(), cache=BlobCache(), ca_file=ca_file
+    ) as client:
+        known, issues = known_bases(client, bases, plat)
+        result.issues.extend(issues)
+        for spec in specs:
+            found = inventory_registry(client, spec, platform=plat, bases=known)
+            result.extend(found.uses, found.issues)
+            result.sources.append("registry")
 
 
 def to_csv(result: Inventory) -> str:

@@ -8,8 +8,8 @@ from typing import Any
 
 #: Roles of a use. ``base``: the final stage of a Dockerfile; ``build``: an earlier stage,
 #: ``COPY --from`` or ``RUN --mount=from``; ``runtime``/``init``/``ephemeral``: what a
-#: compose service or a Kubernetes container runs.
-ROLES = ("base", "build", "runtime", "init", "ephemeral")
+#: compose service or a Kubernetes container runs; ``image``: an image stored in a registry.
+ROLES = ("base", "build", "runtime", "init", "ephemeral", "image")
 
 
 @dataclass(frozen=True, slots=True)
