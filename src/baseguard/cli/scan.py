@@ -1,0 +1,205 @@
+"""``baseguard scan REF|SBOM``: the vulnerabilities of an image or SBOM, with VEX applied."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from baseguard.cli import options
+from baseguard.cli.common import EXIT_FINDINGS, reported_errors, stderr_console, write_output
+
+if TYPE_CHECKING:
+    from baseguard.analysis.analyze import Analysis
+
+FORMATS = ("table", "json", "sarif", "cyclonedx-vex", "markdown")
+#: A database older than this is reported (the scan still runs).
+STALE_DAYS = 7
+
+
+class FailOn(StrEnum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+    negligible = "negligible"
+
+
+def looks_like_sbom(path: Path) -> bool:
+    """A JSON, XML or SPDX tag-value file (not an image archive), judged by its first bytes."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        return False
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return text[:1] in (b"{", b"<") or text.startswith((b"SPDXVersion", b"##"))
+
+
+def scan_command(
+    ref: str = typer.Argument(
+        ..., metavar="TARGET", help="An image (as for `analyze`) or an SBOM file."
+    ),
+    vex: list[Path] = typer.Option(
+        [],
+        "--vex",
+        help="OpenVEX, CSAF 2.0 VEX or CycloneDX VEX document to apply; repeatable.",
+    ),
+    fail_on: FailOn | None = typer.Option(
+        None,
+        "--fail-on",
+        help="Exit 1 if a finding VEX leaves is at or above this severity.",
+    ),
+    only_fixed: bool = typer.Option(
+        False, "--only-fixed", help="Hide findings that have no fixed version yet."
+    ),
+    show_suppressed: bool = typer.Option(
+        False,
+        "--show-suppressed",
+        help="Also list findings VEX or the distro suppressed, with the justification.",
+    ),
+    db_path: Path | None = typer.Option(
+        None,
+        "--db",
+        help="Vulnerability database file. Default: the user cache (or $BASEGUARD_VULNDB).",
+    ),
+    output: str | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="table, json, sarif, cyclonedx-vex or markdown. "
+        "Default: table on a terminal, json otherwise.",
+    ),
+    file: Path | None = options.FILE,
+    platform: str | None = options.PLATFORM,
+    insecure: bool = options.INSECURE,
+    ca_file: Path | None = options.CA_FILE,
+    max_bytes: int | None = options.MAX_BYTES,
+    max_files: int | None = options.MAX_FILES,
+    strict: bool = options.STRICT,
+) -> None:
+    """Find the vulnerabilities of an image or an SBOM, apply VEX, and gate on severity.
+
+    \b
+    REF is any image form `baseguard analyze` takes (registry, oci:, oci-archive:,
+    docker-archive:, dir:, a path). A file that holds an SBOM (CycloneDX or SPDX, JSON
+    or XML or tag-value, or baseguard's own JSON) is scanned without touching an image.
+
+    \b
+    Distro packages are matched against their own release's data by source package;
+    language packages against PyPI, npm, Go and Maven advisories. Every finding says which
+    advisory and range matched. VEX `not_affected` and `fixed` statements suppress a
+    finding (--show-suppressed lists them); `affected` and `under_investigation` annotate.
+
+    \b
+    Examples:
+      baseguard scan alpine:3.20
+      baseguard scan bom.cdx.json --vex vendor.openvex.json --fail-on high
+      baseguard scan oci:./layout -o sarif --file results.sarif
+      baseguard scan app.tar --only-fixed -o markdown >> "$GITHUB_STEP_SUMMARY"
+
+    A database older than 7 days gives a warning on stderr; the scan still runs.
+
+    Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 at least one such
+    finding left after VEX, 2 bad input (unknown image, malformed SBOM or VEX, no
+    database: run `baseguard db update`), 3 internal error.
+    """
+    from baseguard.errors import UsageError
+
+    with reported_errors():
+        fmt_name = output or ("table" if sys.stdout.isatty() and file is None else "json")
+        if fmt_name not in FORMATS:
+            raise UsageError(
+                f"unknown output format {fmt_name!r}", hint=f"choose one of: {', '.join(FORMATS)}"
+            )
+        from baseguard.matching.matcher import match
+        from baseguard.matching.vex import load_vex
+        from baseguard.report.base import RenderOptions, scan_format
+        from baseguard.vulndb.store import VulnDB
+
+        formatter = scan_format(fmt_name)
+        documents = [load_vex(p) for p in vex]
+        db = VulnDB.open(db_path)
+        try:
+            analysis = _load_target(
+                ref,
+                platform=platform,
+                insecure=insecure,
+                ca_file=ca_file,
+                max_bytes=max_bytes,
+                max_files=max_files,
+                strict=strict,
+            )
+            result = match(analysis, db, vex=documents)
+        finally:
+            db.close()
+
+        from rich.markup import escape
+
+        err = stderr_console()
+        if result.db_age is not None and result.db_age.days >= STALE_DAYS:
+            from baseguard.matching.findings import format_age
+
+            err.print(
+                f"[yellow]warning:[/] the vulnerability database is {format_age(result.db_age)} "
+                "old; run `baseguard db update` for current data",
+                markup=True,
+                highlight=False,
+                soft_wrap=True,
+            )
+        for warning in result.warnings:
+            err.print(
+                f"[yellow]warning:[/] {escape(warning)}",
+                markup=True,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+        shown = result.only_fixed() if only_fixed else result
+        to_terminal = file is None and sys.stdout.isatty()
+        width = shutil.get_terminal_size((120, 24)).columns if to_terminal else 120
+        text = formatter.render(
+            shown,
+            RenderOptions(show_suppressed=show_suppressed, color=to_terminal, width=width),
+        )
+        write_output(text, file)
+        if fail_on is not None:
+            failing = shown.at_or_above(fail_on.value)
+            if failing:
+                err.print(
+                    f"{len(failing)} finding(s) at or above {fail_on.value} "
+                    f"(--fail-on {fail_on.value})",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                raise typer.Exit(EXIT_FINDINGS)
+
+
+def _load_target(
+    ref: str,
+    *,
+    platform: str | None,
+    insecure: bool,
+    ca_file: Path | None,
+    max_bytes: int | None,
+    max_files: int | None,
+    strict: bool,
+) -> Analysis:
+    path = Path(ref)
+    if path.is_file() and looks_like_sbom(path):
+        from baseguard.sbom.read import read_sbom
+
+        return read_sbom(path)
+    return options.analyze_ref(
+        ref,
+        platform=platform,
+        insecure=insecure,
+        ca_file=ca_file,
+        max_bytes=max_bytes,
+        max_files=max_files,
+        strict=strict,
+    )
