@@ -27,6 +27,25 @@ SKIP_DIRS = frozenset(
     }
 )
 HEAD_BYTES = 4096
+#: Only these files are opened to look at their content (Kubernetes manifests).
+CONTENT_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
+
+
+def _walk(top: str) -> Iterator[str]:
+    """Regular files under ``top``, sorted, never through a symlink (dirent types, no stat)."""
+    try:
+        with os.scandir(top) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_symlink():
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name not in SKIP_DIRS:
+                yield from _walk(entry.path)
+        elif entry.is_file(follow_symlinks=False):
+            yield entry.path
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
@@ -37,15 +56,16 @@ def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
         if top.is_file():
             yield top, top.parent
             continue
-        for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-            for name in sorted(filenames):
-                path = Path(dirpath) / name
-                if not path.is_symlink():
-                    yield path, top
+        for path in _walk(str(top)):
+            yield Path(path), top
 
 
 def _claim(path: Path, sources: list[InventorySource]) -> InventorySource | None:
+    for source in sources:
+        if source.claims_name(path):
+            return source
+    if path.suffix.lower() not in CONTENT_SUFFIXES:
+        return None
     try:
         with path.open("rb") as fh:
             head = fh.read(HEAD_BYTES)

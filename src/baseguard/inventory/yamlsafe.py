@@ -24,6 +24,21 @@ __all__ = [
     "scalar",
 ]
 
+_BASE: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BASE):  # type: ignore[valid-type,misc]
+    """libyaml's parser (10-20x faster) when PyYAML has it; marks are kept either way.
+
+    No implicit tag resolution: every scalar is read as text, which is all the inventory
+    needs, and it saves a regex match per scalar.
+    """
+
+    yaml_implicit_resolvers: dict[str, list[object]] = {}
+
+
+_LOADER = _Loader
+
 #: Files larger than this are not parsed (a generous size for manifests and compose files).
 MAX_YAML_BYTES = 8 << 20
 #: Node visits allowed per document while walking (bounds alias expansion).
@@ -76,7 +91,7 @@ def compose_documents(text: str) -> Iterator[tuple[int, Node | None, str | None]
         if not doc.strip() or doc.lstrip().startswith("..."):
             continue
         try:
-            node: Node | None = yaml.compose(doc, Loader=yaml.SafeLoader)
+            node: Node | None = yaml.compose(doc, Loader=_LOADER)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = first_line + mark.line if mark is not None else first_line

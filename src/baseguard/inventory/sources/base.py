@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +26,13 @@ class ScanContext:
     def display(self, path: Path) -> str:
         """``path`` relative to the inventoried root (as the user will look for it)."""
         if self.root is not None:
-            try:
-                return str(path.resolve().relative_to(self.root.resolve())) or path.name
-            except ValueError:
-                pass
+            for resolve in (False, True):
+                candidate = path.resolve() if resolve else path
+                root = self.root.resolve() if resolve else self.root
+                try:
+                    return str(candidate.relative_to(root)) or path.name
+                except ValueError:
+                    continue
         return str(path)
 
 
@@ -43,6 +47,10 @@ class InventorySource(ABC):
 
     name: ClassVar[str]
 
+    def claims_name(self, path: Path) -> bool:
+        """True if the file name alone says this source reads it (no need to open it)."""
+        return False
+
     @abstractmethod
     def claims(self, path: Path, head: bytes) -> bool:
         """True if this source reads ``path`` (``head`` is its first few KB)."""
@@ -52,6 +60,7 @@ class InventorySource(ABC):
         """The uses (and problems) found in one file's text."""
 
 
+@functools.lru_cache(maxsize=8192)
 def normalise(raw: str) -> str | None:
     """The normalised form of an image reference, or None if it is not a valid one."""
     try:

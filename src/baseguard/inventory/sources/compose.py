@@ -23,8 +23,11 @@ NAME_PATTERNS = ("docker-compose*.yml", "docker-compose*.yaml", "compose*.yml", 
 class ComposeSource(InventorySource):
     name: ClassVar[str] = "compose"
 
-    def claims(self, path: Path, head: bytes) -> bool:
+    def claims_name(self, path: Path) -> bool:
         return any(fnmatch.fnmatchcase(path.name, p) for p in NAME_PATTERNS)
+
+    def claims(self, path: Path, head: bytes) -> bool:
+        return self.claims_name(path)
 
     def scan(self, path: Path, text: str, ctx: ScanContext) -> FileResult:
         display = ctx.display(path)

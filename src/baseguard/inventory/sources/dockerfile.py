@@ -74,8 +74,11 @@ def _mount_from(flags: tuple[str, ...]) -> list[str]:
 class DockerfileSource(InventorySource):
     name: ClassVar[str] = "dockerfile"
 
-    def claims(self, path: Path, head: bytes) -> bool:
+    def claims_name(self, path: Path) -> bool:
         return any(fnmatch.fnmatchcase(path.name, p) for p in NAME_PATTERNS)
+
+    def claims(self, path: Path, head: bytes) -> bool:
+        return self.claims_name(path)
 
     def scan(self, path: Path, text: str, ctx: ScanContext) -> FileResult:
         display = ctx.display(path)
