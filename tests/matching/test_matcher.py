@@ -98,7 +98,7 @@ def test_language_records_prefer_the_cve_and_merge_pysec_with_ghsa() -> None:
     )
     [finding] = match(analysis([lang("pypi", "jinja2", "2.10")]), db, now=NOW).findings
     assert finding.id == "CVE-2019-10906"
-    assert {"PYSEC-2019-217", "GHSA-462W-V97R-4M45"} <= set(finding.aliases)
+    assert {"PYSEC-2019-217", "GHSA-462w-v97r-4m45"} <= set(finding.aliases)
     assert len(finding.sources) == 2
 
 

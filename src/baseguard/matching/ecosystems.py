@@ -112,27 +112,27 @@ class Plan:
 
 
 def language_name(pkg: Package) -> str:
-    """The name a language package is filed under in its ecosystem (from its purl when it
-    parses: Go module paths and Maven ``group:artifact`` are split across purl fields)."""
+    """The name a language package is filed under in its ecosystem (from its purl when the
+    name alone does not say: Go module paths and Maven ``group:artifact`` are split across
+    purl fields)."""
+    if pkg.type == "pypi":
+        return normalize_pypi(pkg.name)
+    if pkg.type == "golang" and ("/" in pkg.name or pkg.name == "stdlib"):
+        return pkg.name
+    if pkg.type == "maven" and ":" in pkg.name:
+        return pkg.name
+    if pkg.type == "npm" and pkg.name.startswith("@"):
+        return pkg.name
+    if pkg.type not in ("golang", "maven", "npm"):
+        return pkg.name
     try:
         purl = PackageURL.from_string(pkg.purl) if pkg.purl else None
     except ValueError:
         purl = None
-    if pkg.type == "pypi":
-        return normalize_pypi(pkg.name)
-    if pkg.type == "golang":
-        if ("/" in pkg.name or pkg.name == "stdlib") or purl is None:
-            return pkg.name
-        return f"{purl.namespace}/{purl.name}" if purl.namespace else purl.name
-    if pkg.type == "maven":
-        if ":" in pkg.name or purl is None or not purl.namespace:
-            return pkg.name
-        return f"{purl.namespace}:{purl.name}"
-    if pkg.type == "npm":
-        if pkg.name.startswith("@") or purl is None or not purl.namespace:
-            return pkg.name
-        return f"{purl.namespace}/{purl.name}"
-    return pkg.name
+    if purl is None or not purl.namespace:
+        return pkg.name
+    sep = ":" if pkg.type == "maven" else "/"
+    return f"{purl.namespace}{sep}{purl.name}"
 
 
 def language_version(pkg: Package) -> str | None:

@@ -185,10 +185,12 @@ def match(
     for slot in per_package.values():
         for group in _group(slot.hits):
             finding = _finding(slot.target, group)
-            na = next(
-                (slot.not_affected[i] for i in sorted(finding.ids) if i in slot.not_affected),
-                None,
-            )
+            na = None
+            if slot.not_affected:
+                na = next(
+                    (slot.not_affected[i] for i in sorted(finding.ids) if i in slot.not_affected),
+                    None,
+                )
             if na is not None:
                 source, ecosystem = na
                 finding.vex = VexDecision(
@@ -271,9 +273,10 @@ def _group(hits: list[_Hit]) -> list[list[_Hit]]:
 def _finding(target: Target, group: list[_Hit]) -> Finding:
     pkg: Package = target.package
     group.sort(key=lambda h: (h.advisory.source, h.advisory.id))
-    all_ids: set[str] = set()
+    all_ids: dict[str, str] = {}  # upper-cased -> as the source spells it
     for hit in group:
-        all_ids.update(i.upper() for i in (hit.advisory.id, *hit.advisory.aliases))
+        for ident in (hit.advisory.id, *hit.advisory.aliases):
+            all_ids.setdefault(ident.upper(), ident)
     cves = sorted({i for h in group for i in h.identity if i.startswith("CVE-")})
     if not cves or len(group) > 1:
         cves = sorted({i for h in group for i in h.advisory.cve_ids})
@@ -305,7 +308,7 @@ def _finding(target: Target, group: list[_Hit]) -> Finding:
     )
     return Finding(
         id=vuln_id,
-        aliases=sorted(all_ids - {vuln_id.upper()}),
+        aliases=sorted(v for k, v in all_ids.items() if k != vuln_id.upper()),
         package=PackageRef(
             name=pkg.name,
             version=pkg.version,

@@ -9,6 +9,7 @@ located at the package's file in the image (``lib/apk/db/installed``,
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +118,8 @@ class SarifFormat(ScanFormat):
 
         results: list[dict[str, Any]] = []
         for finding, suppressed in shown:
+            uri = artifact_uri(finding, fallback)
+            identity = f"{finding.id}|{finding.package.purl}|{uri}".encode()
             item: dict[str, Any] = {
                 "ruleId": finding.id,
                 "ruleIndex": index[finding.id],
@@ -125,7 +128,7 @@ class SarifFormat(ScanFormat):
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {"uri": artifact_uri(finding, fallback)},
+                            "artifactLocation": {"uri": uri},
                             "region": {
                                 "startLine": 1,
                                 "startColumn": 1,
@@ -136,6 +139,11 @@ class SarifFormat(ScanFormat):
                         "message": {"text": f"{where}: {finding.package.purl}"},
                     }
                 ],
+                # Several packages share one file (lib/apk/db/installed): keep their alerts
+                # apart instead of letting GitHub fingerprint by file line.
+                "partialFingerprints": {
+                    "packageVulnerability/v1": hashlib.sha256(identity).hexdigest()
+                },
                 "properties": {
                     "purl": finding.package.purl,
                     "installedVersion": finding.installed_version,
