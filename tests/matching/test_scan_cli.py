@@ -194,3 +194,16 @@ def test_scanning_a_real_image_archive(tmp_path: Path) -> None:
     doc = json.loads(result.stdout)
     assert len(doc["findings"]) == 56
     assert doc["distro"]["id"] == "alpine"
+
+
+@pytest.mark.realdata
+def test_a_third_party_sbom_for_a_release_the_db_lacks_warns_by_name(tmp_path: Path) -> None:
+    sbom = realdata_path("sbom", "osv-scanner", "alpine.cdx.xml")  # syft, Alpine 3.17.2
+    result = baseguard("scan", str(sbom), "--db", str(make_db(tmp_path)), "-o", "json")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "no vulnerability data for alpine 3.17.2 (Alpine:v3.17) in the database; "
+        "14 apk packages were not matched"
+    ) in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["packagesScanned"] == 14 and doc["findings"] == []

@@ -67,7 +67,9 @@ def _rule(finding: Finding, severity: str, score: str | None) -> dict[str, Any]:
     rule: dict[str, Any] = {
         "id": finding.id,
         "name": "PackageVulnerability",
-        "shortDescription": {"text": f"{finding.id}: {summary.splitlines()[0][:200]}"},
+        "shortDescription": {
+            "text": f"{finding.id}: {summary.splitlines()[0][:200]}" if finding.summary else summary
+        },
         "fullDescription": {"text": summary},
         "defaultConfiguration": {"level": level_of(severity)},
         "help": {"text": text, "markdown": markdown},
