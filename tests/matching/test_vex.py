@@ -401,3 +401,24 @@ def test_a_vex_statement_for_another_version_does_not_suppress(tmp_path: Path) -
     vex = [load_vex(write(tmp_path, doc))]
     result = match(analysis([lang("pypi", "jinja2", "2.10")]), db, vex=vex, now=NOW)
     assert [f.id for f in result.findings] == ["CVE-2024-1"]
+
+
+def test_deeply_nested_json_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(VexError, match=r"nested too deeply|not valid JSON"):
+        load_vex(write(tmp_path, "[" * 100_000 + "]" * 100_000))
+
+
+def test_a_yaml_alias_bomb_is_refused(tmp_path: Path) -> None:
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    lines.append("statements: *a8")
+    with pytest.raises(VexError):
+        load_vex(write(tmp_path, "\n".join(lines), "bomb.yaml"))
+
+
+def test_binary_junk_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "junk.vex"
+    path.write_bytes(b"\x1f\x8b\x08\x00\xff\xfe")
+    with pytest.raises(VexError, match=r"junk\.vex"):
+        load_vex(path)

@@ -45,6 +45,9 @@ STATUSES = (NOT_AFFECTED, AFFECTED, FIXED, UNDER_INVESTIGATION)
 
 #: VEX documents larger than this are refused (a Red Hat CSAF file is a few MB).
 MAX_VEX_BYTES = 128 << 20
+#: YAML is read only for small documents, and only up to this many nodes once expanded.
+MAX_YAML_BYTES = 4 << 20
+MAX_YAML_NODES = 200_000
 
 #: CycloneDX analysis states in OpenVEX's words.
 CDX_STATES = {
@@ -150,17 +153,17 @@ def load_vex(path: str | Path) -> VexDocument:
 
 
 def _decode(raw: bytes, source: str) -> Any:
-    text = raw.decode("utf-8-sig", errors="strict") if raw else ""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise VexError(f"VEX file {source} is not UTF-8 text ({exc.reason})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         json_error = exc
-    try:
-        import yaml
-
-        data = yaml.safe_load(text)
-    except Exception:
-        data = None
+    except RecursionError:
+        raise VexError(f"VEX file {source} is nested too deeply") from None
+    data = _safe_yaml(text) if text.lstrip()[:1] not in ("{", "[") else None
     if isinstance(data, dict):
         return data
     raise VexError(
@@ -168,6 +171,29 @@ def _decode(raw: bytes, source: str) -> Any:
         f"(line {json_error.lineno}, column {json_error.colno})",
         hint="pass an OpenVEX, CSAF 2.0 VEX or CycloneDX VEX document",
     )
+
+
+def _safe_yaml(text: str) -> Any:
+    """YAML OpenVEX (as go-vex once wrote it): small documents only, alias bombs refused."""
+    if len(text) > MAX_YAML_BYTES:
+        return None
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError):
+        return None
+    budget, stack = MAX_YAML_NODES, [data]
+    while stack:  # shared aliases count each time they are reached
+        item = stack.pop()
+        budget -= 1
+        if budget < 0:
+            return None
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return data
 
 
 def parse_vex(data: Any, source: str) -> VexDocument:
@@ -188,6 +214,8 @@ def parse_vex(data: Any, source: str) -> VexDocument:
             return _parse_openvex(data, source)
     except VexError:
         raise
+    except RecursionError:
+        raise VexError(f"VEX file {source} is nested too deeply") from None
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         raise VexError(
             f"VEX file {source} is malformed: {type(exc).__name__}: {exc}",
