@@ -207,3 +207,76 @@ def test_a_third_party_sbom_for_a_release_the_db_lacks_warns_by_name(tmp_path: P
     ) in result.stderr
     doc = json.loads(result.stdout)
     assert doc["packagesScanned"] == 14 and doc["findings"] == []
+
+
+@pytest.mark.realdata
+def test_end_to_end_mirror_update_then_scan_with_kev_epss_and_vex(tmp_path: Path) -> None:
+    """`db update --from` a mirror directory, then `scan` the real minirootfs with a VEX."""
+    import shutil
+
+    image = realdata_path("images", "alpine-minirootfs", "alpine-minirootfs-3.20.3-x86_64.tar.gz")
+    secdb = realdata_path("feeds", "alpine-secdb-current", "v3.20", "main.json")
+    mirror = tmp_path / "mirror"
+    (mirror / "alpine" / "v3.20").mkdir(parents=True)
+    shutil.copy(secdb, mirror / "alpine" / "v3.20" / "main.json")
+    (mirror / "kev.json").write_text(
+        json.dumps(
+            {
+                "title": "CISA Catalog of Known Exploited Vulnerabilities",
+                "catalogVersion": "2026.01.01",
+                "count": 1,
+                "vulnerabilities": [
+                    {
+                        "cveID": "CVE-2024-58251",
+                        "vendorProject": "BusyBox",
+                        "product": "BusyBox",
+                        "vulnerabilityName": "test entry",
+                        "dateAdded": "2025-06-01",
+                        "dueDate": "2025-06-22",
+                        "knownRansomwareCampaignUse": "Unknown",
+                    }
+                ],
+            }
+        )
+    )
+    (mirror / "epss.csv").write_text(
+        "#model_version:v2025.03.14,score_date:2026-01-01T00:00:00Z\n"
+        "cve,epss,percentile\nCVE-2024-58251,0.12345,0.95\n"
+    )
+    db = tmp_path / "vulndb.sqlite"
+    update = baseguard("-q", "db", "update", "--from", str(mirror), "--db", str(db))
+    assert update.returncode == 0, update.stderr
+
+    vex = tmp_path / "busybox.openvex.json"
+    vex.write_text(
+        json.dumps(
+            {
+                "@context": "https://openvex.dev/ns/v0.2.0",
+                "@id": "https://example.com/vex/busybox",
+                "author": "platform team",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "version": 1,
+                "statements": [
+                    {
+                        "vulnerability": {"name": "CVE-2025-46394"},
+                        "products": [{"@id": "pkg:apk/alpine/busybox"}],
+                        "status": "not_affected",
+                        "justification": "vulnerable_code_not_in_execute_path",
+                    }
+                ],
+            }
+        )
+    )
+    result = baseguard("scan", str(image), "--db", str(db), "--vex", str(vex), "-o", "json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    # 56 package findings for 3.20.3; the VEX takes busybox's CVE-2025-46394 (not
+    # busybox-binsh's or ssl_client's: the statement names the busybox package only).
+    assert len(doc["findings"]) == 55
+    assert [(f["id"], f["package"]["name"]) for f in doc["suppressed"]] == [
+        ("CVE-2025-46394", "busybox")
+    ]
+    kev = [f for f in doc["findings"] if f["kev"]]
+    assert {f["package"]["name"] for f in kev} == {"busybox", "busybox-binsh", "ssl_client"}
+    assert kev[0]["kev"]["dateAdded"] == "2025-06-01"
+    assert kev[0]["epss"] == {"score": 0.12345, "percentile": 0.95}
