@@ -422,3 +422,18 @@ def test_binary_junk_is_an_error_naming_the_file(tmp_path: Path) -> None:
     path.write_bytes(b"\x1f\x8b\x08\x00\xff\xfe")
     with pytest.raises(VexError, match=r"junk\.vex"):
         load_vex(path)
+
+
+def test_red_hat_csaf_applies_to_the_rpm_our_cataloger_describes() -> None:
+    doc = load_vex(vex_file("go-vex", "pkg", "csaf", "testdata", "rhsa-2020_1358.json"))
+    index = VexIndex([doc], ImageContext())
+    installed = (
+        "pkg:rpm/redhat/hivex@1.3.15-7.module%2Bel8.1.0%2B4066%2B0f1aadab"
+        "?arch=aarch64&distro=rhel-8.1"
+    )
+    stmt = index.decide({"CVE-2020-1711"}, installed)
+    assert stmt is not None and stmt.status == "fixed"
+    other_arch = installed.replace("aarch64", "x86_64")
+    assert index.decide({"CVE-2020-1711"}, other_arch) is not None  # x86_64 is listed too
+    older = installed.replace("1.3.15-7", "1.3.15-6")
+    assert index.decide({"CVE-2020-1711"}, older) is None
