@@ -1,5 +1,5 @@
 # The two commands of the README.
-#   make demo  — install baseguard in .venv and analyse the bundled example image
+#   make demo  — install baseguard in .venv and assess the bundled example estate, offline
 #   make test  — install baseguard with its test tools and run lint, types and the tests
 PYTHON ?= python3
 VENV ?= .venv
@@ -17,8 +17,14 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 
+# The demo keeps its own vulnerability database (built from the bundled, partial feed
+# snapshot) so that it never replaces a real one in the user cache.
+DEMO_DB := .demo/vulndb.sqlite
+
 demo: install
-	$(BIN)/baseguard analyze oci:examples/alpine-3.20-mini -o table
+	BASEGUARD_VULNDB=$(DEMO_DB) $(BIN)/baseguard -q db update --from examples/feeds
+	BASEGUARD_VULNDB=$(DEMO_DB) $(BIN)/baseguard assess examples/estate \
+		--images examples/images --offline -o table
 
 lint: install-test
 	$(BIN)/ruff check src tests benchmarks examples
@@ -29,4 +35,4 @@ test: lint
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

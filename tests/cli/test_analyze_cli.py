@@ -16,7 +16,7 @@ from baseguard import __version__
 from baseguard.image.write import write_oci_layout
 from tests.conftest import PROJECT, realdata_path
 
-DEMO = PROJECT / "examples" / "alpine-3.20-mini"
+DEMO = f"{PROJECT / 'examples' / 'images'}:docker.io/library/alpine:3.20"
 
 
 def baseguard(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -60,6 +60,7 @@ def test_analyze_demo_image_as_json() -> None:
     assert facts["layer_count"] == 1
     assert facts["architecture"] == "amd64"
     assert doc["image"]["source"] == "oci"
+    assert doc["image"]["name"] == "docker.io/library/alpine:3.20"
     assert doc["image"]["manifestDigest"].startswith("sha256:")
 
 

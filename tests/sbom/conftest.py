@@ -64,5 +64,7 @@ def demo_analysis() -> baseguard.analysis.analyze.Analysis:
     from tests.conftest import PROJECT
     from tests.sbom.builders import NOW
 
-    layout = PROJECT / "examples" / "alpine-3.20-mini"
-    return baseguard.analysis.analyze.analyze(f"oci:{layout}", now=NOW)
+    layout = PROJECT / "examples" / "images"
+    return baseguard.analysis.analyze.analyze(
+        f"oci:{layout}:docker.io/library/alpine:3.20", now=NOW
+    )

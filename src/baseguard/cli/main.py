@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from baseguard import __version__
-from baseguard.cli import analyze, db, inventory, sbom
+from baseguard.cli import analyze, assess, db, inventory, sbom
 from baseguard.cli import scan as scan_cli
 from baseguard.cli.common import STATE
 
@@ -55,6 +55,7 @@ app.command(name="sbom")(sbom.sbom_command)
 app.add_typer(db.app, name="db")
 app.command(name="scan")(scan_cli.scan_command)
 app.command(name="inventory")(inventory.inventory_command)
+app.command(name="assess")(assess.assess_command)
 
 
 def run() -> None:

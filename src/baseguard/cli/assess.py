@@ -1,0 +1,320 @@
+"""``baseguard assess PATH…``: the main job. What do we run on, and where to start hardening."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from baseguard.catalog.assess import SEVERITIES, Assessment
+from baseguard.cli import options
+from baseguard.cli.common import (
+    EXIT_FINDINGS,
+    STATE,
+    reported_errors,
+    show_progress,
+    stderr_console,
+    stdout_console,
+    write_output,
+)
+
+
+class AssessFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+class FailOn(StrEnum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+
+def assess_command(
+    paths: list[Path] = typer.Argument(..., help="Files or directories of the estate."),
+    output: AssessFormat | None = typer.Option(
+        None, "--output", "-o", help="table (default on a terminal), json, markdown or html."
+    ),
+    file: Path | None = options.FILE,
+    vex: list[Path] = typer.Option([], "--vex", help="VEX document to apply (repeatable)."),
+    images: Path | None = typer.Option(
+        None,
+        "--images",
+        help="A local image store (OCI layout with full reference names), read before registries.",
+    ),
+    offline: bool = typer.Option(
+        False,
+        "--offline",
+        help="Never contact a registry: images not in --images are listed as not assessed.",
+    ),
+    db: Path | None = typer.Option(None, "--db", help="Vulnerability database file."),
+    build_arg: list[str] = typer.Option([], "--build-arg", help="KEY=VALUE (repeatable)."),
+    workers: int = typer.Option(2, "--workers", help="Images analysed in parallel."),
+    fail_on: FailOn | None = typer.Option(
+        None, "--fail-on", help="Exit 1 if any assessed image has a finding at or above this."
+    ),
+    platform: str | None = options.PLATFORM,
+    insecure: bool = options.INSECURE,
+    ca_file: Path | None = options.CA_FILE,
+) -> None:
+    """Inventory an estate, analyse and scan each distinct image, and rank them.
+
+    Every image that Dockerfiles build on, compose services run and Kubernetes workloads
+    run is analysed once (cached by digest) and scanned against the vulnerability database,
+    with VEX applied. The ranking puts first the images with the most KEV, critical and high
+    findings: start hardening there.
+
+    \b
+    Examples:
+      baseguard db update
+      baseguard assess ./deploy ./services
+      baseguard assess examples/estate --images examples/images --offline
+      baseguard assess . -o html --file estate.html --fail-on critical
+
+    Exit codes: 0 assessed, 1 --fail-on threshold reached, 2 usage or input error.
+    """
+    from baseguard.catalog.assess import AnalysisCache, assess, default_cache_dir
+    from baseguard.catalog.imagestore import ImageStore
+    from baseguard.errors import UsageError
+    from baseguard.image.model import Platform
+    from baseguard.image.source import OpenOptions
+    from baseguard.inventory.scan import inventory_paths
+    from baseguard.matching.vex import load_vex
+    from baseguard.vulndb.store import VulnDB
+
+    with reported_errors():
+        args: dict[str, str] = {}
+        for item in build_arg:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise UsageError(f"--build-arg {item!r}: expected KEY=VALUE")
+            args[key] = value
+        vex_docs = [load_vex(p) for p in vex]
+        store = ImageStore(images) if images else None
+        inventory = inventory_paths(paths, build_args=args)
+        opts = OpenOptions(
+            platform=Platform.parse(platform) if platform else None,
+            insecure=insecure,
+            ca_file=str(ca_file) if ca_file else None,
+        )
+        with VulnDB.open(db) as vulndb:
+            cache = AnalysisCache(default_cache_dir())
+            distinct = len({u.reference for u in inventory.uses})
+            result = _run(
+                lambda progress: assess(
+                    inventory,
+                    vulndb,
+                    vex=vex_docs,
+                    store=store,
+                    offline=offline,
+                    options=opts,
+                    cache=cache,
+                    workers=workers,
+                    progress=progress,
+                ),
+                distinct,
+            )
+        fmt = output or (AssessFormat.table if sys.stdout.isatty() else AssessFormat.json)
+        if fmt is AssessFormat.json:
+            write_output(json.dumps(result.to_dict(), indent=2), file)
+        elif fmt is AssessFormat.markdown:
+            write_output(to_markdown(result), file)
+        elif fmt is AssessFormat.html:
+            write_output(to_html(result), file)
+        else:
+            render_table(result, file)
+        if not STATE.quiet:
+            err = stderr_console()
+            for issue in result.inventory.issues:
+                err.print(f"[yellow]warning:[/] {escape(str(issue))}", soft_wrap=True)
+        if fail_on is not None:
+            floor = SEVERITIES.index(fail_on.value.upper())
+            hit = any(
+                image.severity_counts()[s]
+                for image in result.assessed
+                for s in SEVERITIES[: floor + 1]
+            )
+            if hit:
+                raise typer.Exit(EXIT_FINDINGS)
+
+
+def _run(
+    run: Callable[[Callable[[str, str], None] | None], Assessment], distinct: int
+) -> Assessment:
+    """Run the assessment, with a progress bar for people on a terminal."""
+    if not show_progress():
+        return run(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("assess"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=stderr_console(),
+        transient=True,
+    ) as bars:
+        task = bars.add_task("", total=distinct)
+
+        def tick(ref: str, _state: str) -> None:
+            bars.update(task, advance=1, description=ref)
+
+        return run(tick)
+
+
+def _size(n: int | None) -> str:
+    if not n:
+        return "-"
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n:.1f} TB"
+
+
+def _surface(d: dict[str, object]) -> str:
+    parts = ["shell" if d["hasShell"] else "no shell"]
+    managers = d["packageManagers"] or []
+    assert isinstance(managers, list)
+    parts.append(", ".join(managers) if managers else "no pkg manager")
+    parts.append("root" if d["runsAsRoot"] else "non-root")
+    return ", ".join(parts)
+
+
+def _rows(result: Assessment) -> list[list[str]]:
+    rows = []
+    for rank, image in enumerate(result.images, start=1):
+        d = image.to_dict()
+        if not image.assessed:
+            gap = ["-"] * (len(HEADERS) - 4)
+            rows.append(
+                [
+                    str(rank),
+                    image.reference,
+                    str(len(image.uses)),
+                    f"not assessed: {image.error}",
+                    *gap,
+                ]
+            )
+            continue
+        sev = d["vulnerabilities"]["bySeverity"]
+        rows.append(
+            [
+                str(rank),
+                image.reference,
+                str(len(image.uses)),
+                d["distro"] or "?",
+                f"{d['vulnerabilities']['total']} ({sev['critical']}/{sev['high']}/"
+                f"{sev['medium']}/{sev['low']})",
+                str(d["vulnerabilities"]["fixable"]),
+                str(d["vulnerabilities"]["kev"]),
+                _surface(d),
+                _size(d["compressedSize"]),
+            ]
+        )
+    return rows
+
+
+HEADERS = [
+    "#",
+    "Image",
+    "Uses",
+    "Distro",
+    "Vulns (C/H/M/L)",
+    "Fixable",
+    "KEV",
+    "Attack surface",
+    "Size",
+]
+NUMERIC = frozenset({"#", "Uses", "Fixable", "KEV"})
+
+
+def _summary(result: Assessment) -> str:
+    s = result.to_dict()["summary"]
+    v = s["vulnerabilities"]
+    return (
+        f"{s['images']} images ({s['assessed']} assessed) used {s['uses']} times in "
+        f"{s['files']} files; {sum(v.values())} findings ({v['critical']} critical, "
+        f"{v['high']} high, {v['medium']} medium, {v['low']} low, "
+        f"{v['negligible'] + v['unknown']} without a severity); {s['withShell']} with a "
+        f"shell, {s['runningAsRoot']} running as root."
+    )
+
+
+def render_table(result: Assessment, file: Path | None) -> None:
+    table = Table(title="Estate assessment: start hardening at the top", title_justify="left")
+    for h in HEADERS:
+        widest = max((len(i.reference) for i in result.images), default=10)
+        table.add_column(
+            h,
+            overflow="fold",
+            justify="right" if h in NUMERIC else "left",
+            min_width=min(widest, 50) if h == "Image" else None,
+        )
+    for row in _rows(result):
+        table.add_row(*row)
+    console = stdout_console() if file is None else None
+    if console is not None and not console.is_terminal:
+        console.width = max(console.width, 130)
+    if console is None:
+        from rich.console import Console
+
+        rec = Console(record=True, width=160, file=io.StringIO())
+        rec.print(table)
+        rec.print(_summary(result))
+        write_output(rec.export_text(), file)
+        return
+    console.print(table)
+    console.print(_summary(result))
+    if result.build_only:
+        console.print(f"Build-only images (not scanned): {', '.join(result.build_only)}")
+
+
+def to_markdown(result: Assessment) -> str:
+    lines = [
+        "# Estate assessment",
+        "",
+        _summary(result),
+        "",
+        "| " + " | ".join(HEADERS) + " |",
+        "|" + "---|" * len(HEADERS),
+    ]
+    for row in _rows(result):
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
+    lines += ["", "## Where each image is used", ""]
+    for image in result.images:
+        lines.append(
+            f"- **{image.reference}**: "
+            + ", ".join(f"`{u.location}` ({u.role})" for u in image.uses)
+        )
+    if result.build_only:
+        lines += ["", "Build-only images (not scanned): " + ", ".join(result.build_only)]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(result: Assessment) -> str:
+    from html import escape as h
+
+    head = "".join(f"<th>{h(x)}</th>" for x in HEADERS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{h(c)}</td>" for c in row) + "</tr>" for row in _rows(result)
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Estate assessment</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+        "th{background:#f3f3f3}</style></head><body>"
+        f"<h1>Estate assessment</h1><p>{h(_summary(result))}</p>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        f"<p>Generated {h(result.generated_at.isoformat())} by baseguard.</p></body></html>"
+    )
