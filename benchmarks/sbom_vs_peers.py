@@ -65,6 +65,7 @@ class Tool:
 @dataclass
 class Run:
     seconds: float
+    cpu_seconds: float  # user + system, the process and the children it waited for
     peak_kib: int
 
 
@@ -146,7 +147,7 @@ def run_once(tool: Tool, layout: Path, out: Path, offline: bool = False) -> Run:
             f"{tool.name} failed ({proc.returncode}) on {layout}: {' '.join(cmd)}\n"
             + err.read_text(errors="replace")[-3000:]
         )
-    return Run(seconds, usage.ru_maxrss)
+    return Run(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
 
 
 def count_components(path: Path) -> Counter[str]:
@@ -194,6 +195,7 @@ def bench_image(
             "median_s": statistics.median(times),
             "min_s": min(times),
             "max_s": max(times),
+            "median_cpu_s": statistics.median(r.cpu_seconds for r in timings[tool.name]),
             "peak_mib": max(r.peak_kib for r in timings[tool.name]) / 1024,
             "components": dict(sorted(count_components(outputs[tool.name]).items())),
         }
@@ -202,13 +204,14 @@ def bench_image(
 
 def report(results: dict[str, dict[str, Any]]) -> str:
     lines = [
-        f"{'image':<10} {'tool':<10} {'median s':>9} {'min s':>7} {'max s':>7} {'peak MiB':>9}",
+        f"{'image':<10} {'tool':<10} {'median s':>9} {'min s':>7} {'max s':>7}"
+        f" {'median CPU s':>13} {'peak MiB':>9}",
     ]
     for image, per_tool in results.items():
         for tool, r in per_tool.items():
             lines.append(
                 f"{image:<10} {tool:<10} {r['median_s']:>9.2f} {r['min_s']:>7.2f}"
-                f" {r['max_s']:>7.2f} {r['peak_mib']:>9.0f}"
+                f" {r['max_s']:>7.2f} {r['median_cpu_s']:>13.2f} {r['peak_mib']:>9.0f}"
             )
     lines.append("")
     for image, per_tool in results.items():
