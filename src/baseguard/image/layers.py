@@ -2,9 +2,12 @@
 
 :func:`build_fs` reads each layer blob once, bottom first, through a decompressor chosen by
 magic bytes (gzip, zstd or plain tar), hashing the compressed bytes (checked against the
-layer digest) and the uncompressed ones (checked against the config's diff_id). Tar headers
-become :class:`~baseguard.image.fs.FileEntry` records; OCI whiteouts, hard links and
-implied directories are applied to one merged index. File bytes are not kept, except those
+layer digest) and the uncompressed ones (checked against the config's diff_id). Tar headers,
+parsed by the strict :mod:`baseguard.image.tarscan` (data is skipped, not copied), become
+:class:`~baseguard.image.fs.FileEntry` records; OCI whiteouts, hard links and implied
+directories are applied to one merged index. On machines with CPUs to spare, reading and
+inflating a big layer runs on a worker thread while the caller's thread parses (see
+:class:`_Pump`); the result is the same either way. File bytes are not kept, except those
 matching ``capture`` patterns: everything else is read later by :class:`LayerReader`, which
 re-streams a layer up to a recorded offset. Nothing is ever written to disk.
 
@@ -17,12 +20,14 @@ member leaves a warning naming the image, layer, member and rule.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
-import tarfile
+import threading
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, NoReturn, Self, cast
+from typing import IO, Any, NoReturn, cast
 
 import zstandard
 
@@ -41,6 +46,22 @@ from baseguard.image.fs import (
     glob_regex,
 )
 from baseguard.image.model import Image, Layer, hasher_for, validate_digest
+from baseguard.image.tarscan import (
+    AREGTYPE,
+    BLKTYPE,
+    CHRTYPE,
+    CONTTYPE,
+    DIRTYPE,
+    FIFOTYPE,
+    GNU_SPARSE,
+    LNKTYPE,
+    MAX_META,
+    REGTYPE,
+    SYMTYPE,
+    TarFormatError,
+    TarMember,
+    TarScanner,
+)
 
 _INFLATE_ERROR = cast("type[Exception]", _inflate.error)
 
@@ -57,32 +78,34 @@ GZIP_OUT_CHUNK = 1 << 18
 #: Compressed bytes fed to zstd per call. zstd's API has no output cap and an RLE block
 #: turns 4 bytes into 128 KiB, so small feeds bound one call's output (here to 64 MiB).
 ZSTD_FEED = 2048
-#: Largest pax / GNU long-name header accepted (tarfile reads those into memory).
-MAX_META_HEADER = 1 << 20
+#: Largest pax / GNU long-name header accepted (refused before it is read).
+MAX_META_HEADER = MAX_META
 #: Detailed warnings kept per layer and rule; further ones are counted in one summary line.
 WARNINGS_PER_RULE = 20
 _PROGRESS_STEP = 1 << 20
+#: Uncompressed output smaller than this is gathered into one chunk before it is handed
+#: on (zstd yields a few KiB per call; gzip's pieces, up to GZIP_OUT_CHUNK, go as they are).
+PIPE_MIN_CHUNK = 1 << 16
+#: Chunks that may wait between the inflating and the indexing thread: bounds how far
+#: decompression runs ahead (memory, and bytes read past a point where indexing stops).
+PIPE_DEPTH = 3
+#: Inflate on a worker thread (overlapping tar parsing) only with at least this many usable
+#: CPUs. Measured on a 2-vCPU VM, where two GIL-free sha256 threads ran at 1.1x the
+#: throughput of one: the thread did not pay (0.66 s against 0.63 s inline for a 204 MB
+#: layer). With real cores to spare, reading + inflating (about 0.4 s there) would overlap
+#: hashing + parsing (about 0.25 s); that gain is expected, not measured here.
+PIPELINE_MIN_CPUS = 4
+#: ... and only for blobs at least this big (a thread is not worth starting for less).
+PIPELINE_MIN_BLOB = 4 << 20
+#: Force the worker thread on (True) or off (False) whatever the CPUs; None decides.
+THREADED: bool | None = None
 
-_REGULAR_TYPES = frozenset({tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE})
+_REGULAR_TYPES = frozenset({REGTYPE, AREGTYPE, CONTTYPE, GNU_SPARSE})
 _DEVICE_TYPES = {
-    tarfile.CHRTYPE: FileType.CHAR_DEVICE,
-    tarfile.BLKTYPE: FileType.BLOCK_DEVICE,
-    tarfile.FIFOTYPE: FileType.FIFO,
+    CHRTYPE: FileType.CHAR_DEVICE,
+    BLKTYPE: FileType.BLOCK_DEVICE,
+    FIFOTYPE: FileType.FIFO,
 }
-_META_TYPES = frozenset(
-    {
-        tarfile.XHDTYPE,
-        tarfile.XGLTYPE,
-        tarfile.SOLARIS_XHDTYPE,
-        tarfile.GNUTYPE_LONGNAME,
-        tarfile.GNUTYPE_LONGLINK,
-    }
-)
-# tarfile's header exceptions are not in its __all__ (nor in typeshed); look them up once.
-_EOF_HEADER: type[Exception] = getattr(tarfile, "EOFHeaderError")  # noqa: B009
-_EMPTY_HEADER: type[Exception] = getattr(tarfile, "EmptyHeaderError")  # noqa: B009
-_TRUNCATED_HEADER: type[Exception] = getattr(tarfile, "TruncatedHeaderError")  # noqa: B009
-_INVALID_HEADER: type[Exception] = getattr(tarfile, "InvalidHeaderError")  # noqa: B009
 
 ProgressFn = Callable[[int, int], None]
 
@@ -137,27 +160,15 @@ class _Corrupt(Exception):
 
 
 class _Source:
-    """The raw blob, optionally hashed and reported to a progress callback as it is read."""
+    """The raw blob, optionally hashed as it is read; ``count`` is the bytes read so far."""
 
-    __slots__ = ("_fh", "_head", "_next_report", "_progress", "base", "count", "hasher", "total")
+    __slots__ = ("_fh", "_head", "count", "hasher")
 
-    def __init__(
-        self,
-        fh: IO[bytes],
-        head: bytes = b"",
-        hasher: Any = None,
-        progress: ProgressFn | None = None,
-        base: int = 0,
-        total: int = 0,
-    ) -> None:
+    def __init__(self, fh: IO[bytes], head: bytes = b"", hasher: Any = None) -> None:
         self._fh = fh
         self._head = head
         self.hasher = hasher
         self.count = 0
-        self._progress = progress
-        self.base = base
-        self.total = total
-        self._next_report = _PROGRESS_STEP
 
     def read(self, n: int) -> bytes:
         if self._head:
@@ -168,9 +179,6 @@ class _Source:
             if self.hasher is not None:
                 self.hasher.update(data)
             self.count += len(data)
-            if self._progress is not None and self.count >= self._next_report:
-                self._next_report = self.count + _PROGRESS_STEP
-                self._progress(self.base + self.count, self.total)
         return data
 
     def drain(self) -> None:
@@ -307,73 +315,186 @@ def _decoder(kind: str, src: _Source) -> _Decoder:
     return _PlainDecoder(src)
 
 
-class _Output:
-    """The uncompressed tar stream handed to tarfile: counted, hashed and capped."""
+class _Pipe:
+    """A bounded hand-off between one producer and one consumer thread; closable.
 
-    __slots__ = ("budget", "count", "dec", "exceeded", "hasher")
+    :meth:`put` blocks while ``depth`` items wait and returns False once the pipe is
+    closed (the producer then stops); :meth:`close` drops waiting items and wakes it.
+    """
+
+    __slots__ = ("_closed", "_cond", "_depth", "_items")
+
+    def __init__(self, depth: int) -> None:
+        self._items: deque[object] = deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._depth = depth
+        self._closed = False
+
+    def put(self, item: object) -> bool:
+        with self._cond:
+            while len(self._items) >= self._depth and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return False
+            self._items.append(item)
+            self._cond.notify()
+            return True
+
+    def get(self) -> object:
+        with self._cond:
+            while not self._items:
+                self._cond.wait()
+            item = self._items.popleft()
+            self._cond.notify()
+            return item
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._items.clear()
+            self._cond.notify_all()
+
+
+_END = object()
+
+
+class _Pump:
+    """The uncompressed stream of one layer blob, in chunks, with its limits and hashes.
+
+    The producing side reads the blob (hashing it for the layer digest), decompresses it
+    and counts the output against the byte budget; the consuming side takes chunks in
+    order with :meth:`next_chunk`, which hashes them for the diff_id and reports progress.
+    With ``threaded`` the producing side runs on a worker thread and hands chunks through a
+    small bounded :class:`_Pipe`, so decompression and hashing (which release the GIL)
+    overlap tar parsing; otherwise it runs inline, one chunk per call. Either way an error
+    while producing (damaged data, the budget exceeded, a failed read) reaches the caller
+    in stream order, after the chunks before it, and ends production; :meth:`close` stops
+    the worker wherever it is and joins it. Always call :meth:`close`.
+    """
 
     def __init__(
         self,
         dec: _Decoder,
+        src: _Source,
         budget: int,
-        hasher: Any,
         exceeded: Callable[[int], LimitExceededError],
+        hasher: Any,
+        report: Callable[[int], None] | None,
+        *,
+        threaded: bool,
     ) -> None:
-        self.dec = dec
-        self.budget = budget
+        self._dec = dec
+        self._src = src
+        self._budget = budget
+        self._exceeded = exceeded
         self.hasher = hasher
-        self.exceeded = exceeded
+        self._report = report
+        self._next_report = _PROGRESS_STEP
+        self._chunks = self._produce()
+        self._pipe: _Pipe | None = None
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._pipe = _Pipe(PIPE_DEPTH)
+            self._thread = threading.Thread(target=self._run, name="baseguard-inflate", daemon=True)
+        self._done = False
+        #: Uncompressed bytes handed to the caller so far.
         self.count = 0
 
-    def read(self, n: int = READ_CHUNK) -> bytes:
-        data = self.dec.read(n if n > 0 else READ_CHUNK)
-        if data:
-            self.count += len(data)
-            if self.count > self.budget:
-                raise self.exceeded(self.count)
-            if self.hasher is not None:
-                self.hasher.update(data)
+    def start(self) -> None:
+        if self._thread is not None:
+            self._thread.start()
+
+    def _produce(self) -> Generator[tuple[bytes, int], None, None]:
+        """(chunk, compressed bytes read so far) until the stream ends; raises its errors."""
+        dec = self._dec
+        src = self._src
+        budget = self._budget
+        produced = 0
+        while True:
+            data = dec.read(GZIP_OUT_CHUNK)
+            if data and len(data) < PIPE_MIN_CHUNK:
+                parts = [data]
+                size = len(data)
+                while size < PIPE_MIN_CHUNK and produced + size <= budget:
+                    more = dec.read(GZIP_OUT_CHUNK)
+                    if not more:
+                        break
+                    parts.append(more)
+                    size += len(more)
+                data = b"".join(parts)
+            if not data:
+                return
+            produced += len(data)
+            if produced > budget:
+                raise self._exceeded(produced)
+            yield data, src.count
+
+    def _run(self) -> None:
+        pipe = self._pipe
+        assert pipe is not None
+        try:
+            for item in self._chunks:
+                if not pipe.put(item):
+                    return
+            pipe.put(_END)
+        except BaseException as exc:  # every failure, even MemoryError, goes to the caller
+            pipe.put(exc)
+
+    def next_chunk(self) -> bytes:
+        """The next chunk of the uncompressed stream; ``b""`` at its end. Raises its errors."""
+        if self._done:
+            return b""
+        if self._pipe is None:
+            try:
+                item: object = next(self._chunks)
+            except StopIteration:
+                item = _END
+            except BaseException:
+                self._done = True
+                raise
+        else:
+            item = self._pipe.get()
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+        if item is _END:
+            self._done = True
+            return b""
+        data, compressed = cast("tuple[bytes, int]", item)
+        if self.hasher is not None:
+            self.hasher.update(data)
+        self.count += len(data)
+        if self._report is not None and compressed >= self._next_report:
+            self._next_report = compressed + _PROGRESS_STEP
+            self._report(compressed)
         return data
 
     def drain(self) -> None:
-        while self.read(READ_CHUNK):
+        """Take (and hash) the rest of the stream, past the end of the tar archive."""
+        while self.next_chunk():
             pass
 
+    def close(self) -> None:
+        """Stop producing (dropping what was made) and wait for the worker; idempotent."""
+        self._done = True
+        if self._pipe is not None:
+            self._pipe.close()
+        if self._thread is not None and self._thread.ident is not None:
+            self._thread.join()
+        self._chunks.close()
 
-class _TarFile(tarfile.TarFile):
-    #: Why the member loop ended: "eof" (end-of-archive block), "empty" (the stream ended on a
-    #: block boundary), "truncated" (inside a header) or "invalid" (a header that is garbage).
-    end_reason = ""
 
-
-class _TarInfo(tarfile.TarInfo):
-    """TarInfo that refuses oversized extended headers and records why reading stopped."""
-
-    @classmethod
-    def frombuf(cls, buf: bytes | bytearray, encoding: str, errors: str) -> Self:
-        obj = super().frombuf(buf, encoding, errors)
-        if obj.type in _META_TYPES and obj.size > MAX_META_HEADER:
-            raise _Corrupt(
-                f"an extended (pax or long-name) header of {obj.size} bytes is larger than "
-                f"the {MAX_META_HEADER} bytes accepted"
-            )
-        return obj
-
-    @classmethod
-    def fromtarfile(cls, tarfile: tarfile.TarFile) -> Self:
-        try:
-            return super().fromtarfile(tarfile)
-        except Exception as exc:
-            if isinstance(tarfile, _TarFile):
-                if isinstance(exc, _EOF_HEADER):
-                    tarfile.end_reason = "eof"
-                elif isinstance(exc, _EMPTY_HEADER):
-                    tarfile.end_reason = "empty"
-                elif isinstance(exc, _TRUNCATED_HEADER):
-                    tarfile.end_reason = "truncated"
-                elif isinstance(exc, _INVALID_HEADER):
-                    tarfile.end_reason = "invalid"
-            raise
+def _use_thread(blob_size: int) -> bool:
+    """Whether to inflate a layer of ``blob_size`` compressed bytes on a worker thread."""
+    if THREADED is not None:
+        return THREADED
+    if blob_size < PIPELINE_MIN_BLOB:
+        return False
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cpus = os.cpu_count() or 1
+    return cpus >= PIPELINE_MIN_CPUS
 
 
 # -- indexing ----------------------------------------------------------------------------------
@@ -400,11 +521,23 @@ def _short(digest: str) -> str:
     return f"{algo}:{hexpart[:12]}"
 
 
-def _mtime(ti: tarfile.TarInfo) -> int:
-    try:
-        return int(ti.mtime)
-    except (OverflowError, ValueError):  # pax can say inf or nan
-        return 0
+def _clean_name(name: str) -> str | None:
+    """:func:`clean_path` of a member name, with a fast path for names already clean.
+
+    A name (after a leading ``./``) with no empty, ``.`` or ``..`` component and no
+    backslash is its own cleaned form; anything else goes through :func:`clean_path`.
+    """
+    cand = name[2:] if name[:2] == "./" else name
+    if (
+        cand
+        and cand[0] not in "./"
+        and cand[-1] != "/"
+        and "/." not in cand
+        and "//" not in cand
+        and "\\" not in cand
+    ):
+        return cand
+    return clean_path(name)
 
 
 def _is_utf8(name: str) -> bool:
@@ -467,7 +600,14 @@ class _Indexer:
 
     # -- one layer ---------------------------------------------------------------------------
 
-    def index_layer(self, layer: Layer, progress: ProgressFn | None, base: int, total: int) -> str:
+    def index_layer(
+        self,
+        layer: Layer,
+        progress: ProgressFn | None,
+        base: int,
+        total: int,
+        blob_size: int = -1,
+    ) -> str:
         """Stream one layer into the index; return its compression kind."""
         if self.image.blobs is None:
             raise ImageError(f"{self.image.reference}: the image has no blob store to read from")
@@ -488,7 +628,7 @@ class _Indexer:
                     f"read as {kind}",
                 )
             digest_hasher = hasher_for(layer.digest)
-            src = _Source(fh, head, digest_hasher, progress, base, total)
+            src = _Source(fh, head, digest_hasher)
             diff_hasher = None
             same_stream = False
             if layer.diff_id:
@@ -509,31 +649,40 @@ class _Indexer:
                     limit,
                 )
 
-            out = _Output(_decoder(kind, src), limit - used_before, diff_hasher, exceeded)
+            report = None
+            if progress is not None:
+                report_to = progress
+
+                def report(count: int) -> None:
+                    report_to(base + count, total)
+
+            pump = _Pump(
+                _decoder(kind, src),
+                src,
+                limit - used_before,
+                exceeded,
+                diff_hasher,
+                report,
+                threaded=_use_thread(blob_size),
+            )
             try:
-                scan = self._scan(layer, out)
-                out.drain()
+                try:
+                    pump.start()
+                    scan = self._scan(layer, pump)
+                    pump.drain()
+                finally:
+                    pump.close()
                 src.drain()
             except LayerError:
                 raise
-            except (
-                _Corrupt,
-                tarfile.TarError,
-                EOFError,
-                RecursionError,
-                zlib.error,
-                _INFLATE_ERROR,
-            ) as exc:
-                detail = str(exc) or type(exc).__name__
-                if isinstance(exc, RecursionError):
-                    detail = "tar headers nest too deeply"
-                self._corrupt(layer, src, detail)
+            except (_Corrupt, TarFormatError, zlib.error, _INFLATE_ERROR) as exc:
+                self._corrupt(layer, src, str(exc) or type(exc).__name__)
             except OSError as exc:
                 raise LayerError(
                     f"{self._where(layer)}: cannot read the layer blob: {exc}",
                     hint="check that the image's blob files are readable and complete",
                 ) from exc
-            self.used += out.count
+            self.used += pump.count
         self._check_digest(layer, src.hasher)
         if layer.diff_id:
             got = src.hasher if same_stream else diff_hasher
@@ -578,21 +727,12 @@ class _Indexer:
                 hint="the image config and its layers disagree; do not trust this image",
             )
 
-    def _scan(self, layer: Layer, out: _Output) -> _Scan:
+    def _scan(self, layer: Layer, pump: _Pump) -> _Scan:
         scan = _Scan()
-        tf = _TarFile.open(  # type: ignore[call-overload]
-            fileobj=out,
-            mode="r|",
-            tarinfo=_TarInfo,
-            encoding="utf-8",
-            errors="surrogateescape",
-        )
+        scanner = TarScanner(pump.next_chunk, max_meta=MAX_META_HEADER)
         max_files = self.limits.max_files
-        while True:
-            ti = tf.next()
-            if ti is None:
-                break
-            tf.members.clear()  # stream mode would otherwise keep every header
+        member = self._member
+        for ti in scanner:
             self.files += 1
             if self.files > max_files:
                 raise self._limit_error(
@@ -601,12 +741,8 @@ class _Indexer:
                     "max_files",
                     max_files,
                 )
-            self._member(layer, tf, ti, scan)
-        if tf.end_reason == "truncated":
-            raise _Corrupt("the tar stream ends inside a header")
-        if tf.end_reason == "invalid":
-            raise _Corrupt(f"invalid tar header at offset {tf.offset}")
-        if tf.end_reason == "empty":
+            member(layer, scanner, ti, scan)
+        if scanner.end_reason == "empty":
             self.warn(layer, "no-eof", "the tar stream has no end-of-archive marker")
         if scan.absolute:
             self.warn(
@@ -617,30 +753,30 @@ class _Indexer:
             )
         return scan
 
-    def _member(self, layer: Layer, tf: tarfile.TarFile, ti: tarfile.TarInfo, scan: _Scan) -> None:
+    def _member(self, layer: Layer, scanner: TarScanner, ti: TarMember, scan: _Scan) -> None:
         name = ti.name
         if "\x00" in name:
             self.warn_member(layer, name, "nul", "name contains a NUL byte; skipped")
             return
-        path = clean_path(name)
+        path = _clean_name(name)
         if path is None:
             self.warn_member(
                 layer, name, "escape", "name climbs out of the image root with '..'; skipped"
             )
             return
-        if name.startswith("/"):
+        if name[:1] == "/":
             if not scan.absolute:
                 scan.first_absolute = name
             scan.absolute += 1
         if not path:
             return  # the root directory itself
-        if not _is_utf8(name):
+        if not name.isascii() and not _is_utf8(name):
             self.warn_member(
                 layer, name, "utf8", "name is not valid UTF-8; kept with its raw bytes escaped"
             )
         base = path[path.rfind("/") + 1 :]
-        if base.startswith(".wh."):
-            self._whiteout(layer, name, path, base, ti, scan)
+        if base[:4] == ".wh.":
+            self._whiteout(layer, name, path, base, scan)
             return
 
         t = ti.type
@@ -648,11 +784,9 @@ class _Indexer:
         location = -1
         size = 0
         link_target: str | None = None
-        if t in _REGULAR_TYPES or t == tarfile.GNUTYPE_SPARSE:
+        if t in _REGULAR_TYPES:
             ftype = FileType.REGULAR
             size = ti.size
-            if size < 0:
-                raise _Corrupt(f"member {name!r} has a negative size")
             if self.used + ti.offset_data + size > self.limits.max_uncompressed_bytes:
                 limit = self.limits.max_uncompressed_bytes
                 raise self._limit_error(
@@ -661,19 +795,19 @@ class _Indexer:
                     "max_uncompressed_bytes",
                     limit,
                 )
-            if ti.sparse is not None:
+            if ti.sparse:
                 self.warn_member(layer, name, "sparse", "sparse file; its content is not read")
             else:
                 location = ti.offset_data
-        elif t == tarfile.DIRTYPE:
+        elif t == DIRTYPE:
             ftype = FileType.DIRECTORY
-        elif t == tarfile.SYMTYPE:
+        elif t == SYMTYPE:
             ftype = FileType.SYMLINK
             linkname = ti.linkname
             if "\x00" in linkname:
                 self.warn_member(layer, name, "nul", "link target contains a NUL byte; skipped")
                 return
-        elif t == tarfile.LNKTYPE:
+        elif t == LNKTYPE:
             ftype = FileType.REGULAR
             link_target = clean_path(ti.linkname)
             if not link_target or "\x00" in ti.linkname:
@@ -703,18 +837,16 @@ class _Indexer:
             linkname,
             layer.index,
             location,
-            _mtime(ti),
+            ti.mtime,
         )
         idx = len(scan.records)
         scan.records.append(entry)
         if link_target is not None:
             scan.links[idx] = link_target
         elif location >= 0 and self.capture is not None and self.capture.fullmatch(path):
-            self._grab(layer, tf, ti, scan, idx)
+            self._grab(layer, scanner, ti, scan, idx)
 
-    def _whiteout(
-        self, layer: Layer, name: str, path: str, base: str, ti: tarfile.TarInfo, scan: _Scan
-    ) -> None:
+    def _whiteout(self, layer: Layer, name: str, path: str, base: str, scan: _Scan) -> None:
         parent = path[: len(path) - len(base)].rstrip("/")
         if base == ".wh..wh..opq":
             scan.opaques.append(parent)
@@ -728,7 +860,7 @@ class _Indexer:
         scan.whiteouts.append(f"{parent}/{target}" if parent else target)
 
     def _grab(
-        self, layer: Layer, tf: tarfile.TarFile, ti: tarfile.TarInfo, scan: _Scan, idx: int
+        self, layer: Layer, scanner: TarScanner, ti: TarMember, scan: _Scan, idx: int
     ) -> None:
         size = ti.size
         if size > self.limits.max_capture_file:
@@ -749,8 +881,7 @@ class _Indexer:
                 f"({self.limits.max_capture_total}); not captured, read lazily instead",
             )
             return
-        fobj = tf.extractfile(ti)
-        data = fobj.read() if fobj is not None else b""
+        data = scanner.read_data(size)
         if len(data) != size:
             raise _Corrupt(f"member {ti.name!r} ends early (truncated)")
         scan.grabbed[idx] = data
@@ -960,7 +1091,7 @@ def build_fs(
     kinds: list[str] = []
     base = 0
     for layer, size in zip(image.layers, sizes, strict=True):
-        kinds.append(indexer.index_layer(layer, progress, base, total))
+        kinds.append(indexer.index_layer(layer, progress, base, total, size))
         base += size
     return ImageFS(
         entries=indexer.entries,
