@@ -243,3 +243,39 @@ def test_the_result_records_db_age_and_ecosystem_counts() -> None:
     assert result.db_age is not None and result.db_age.days == 1
     assert result.ecosystems == {"Alpine:v3.20": 2}
     assert result.to_dict()["summary"]["bySeverity"]["unknown"] == 1
+
+
+def test_a_version_listed_outside_the_ranges_is_still_reported() -> None:
+    adv = advisory("CVE-2024-17", "PyPI", "pkg", introduced="2.0", fixed="2.5", versions=["1.0"])
+    [finding] = match(analysis([lang("pypi", "pkg", "1.0")]), FakeDB([adv]), now=NOW).findings
+    assert finding.sources[0].range == "listed affected version 1.0"
+
+
+def test_the_range_that_holds_the_version_is_named_among_several() -> None:
+    from baseguard.vulndb.model import Range
+
+    adv = advisory("CVE-2024-18", "PyPI", "pkg", introduced="1.0", fixed="1.2")
+    adv.affected[0].ranges.append(Range("ECOSYSTEM", [("introduced", "2.0"), ("fixed", "2.3")]))
+    adv.affected[0].versions = ["1.0", "1.1", "2.0", "2.1", "2.2"]
+    [finding] = match(analysis([lang("pypi", "pkg", "2.1")]), FakeDB([adv]), now=NOW).findings
+    assert finding.sources[0].range == "introduced 2.0, fixed 2.3"
+    assert finding.fixed_versions == ["2.3"]
+
+
+def test_a_malformed_range_does_not_hide_another_range_that_matches() -> None:
+    from baseguard.vulndb.model import Range
+
+    adv = advisory("CVE-2024-19", "PyPI", "pkg", introduced="1.0", fixed="1.2")
+    adv.affected[0].ranges.insert(0, Range("ECOSYSTEM", [("introduced", "not a version!!")]))
+    result = match(analysis([lang("pypi", "pkg", "1.1")]), FakeDB([adv]), now=NOW)
+    assert [f.sources[0].range for f in result.findings] == ["introduced 1.0, fixed 1.2"]
+
+
+def test_a_malformed_range_alone_is_a_warning() -> None:
+    from baseguard.vulndb.model import Range
+
+    adv = advisory("CVE-2024-20", "PyPI", "pkg", introduced="1.0", fixed="1.2")
+    adv.affected[0].ranges.insert(0, Range("ECOSYSTEM", [("introduced", "not a version!!")]))
+    result = match(analysis([lang("pypi", "pkg", "3.0")]), FakeDB([adv]), now=NOW)
+    assert result.findings == []
+    assert any("pypi package pkg 3.0" in w for w in result.warnings)

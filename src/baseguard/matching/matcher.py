@@ -224,21 +224,32 @@ def _check(
     ecosystem: str,
     identity: frozenset[str],
 ) -> _Hit | None:
-    if not versions.is_affected(scheme, target.version, affected):
-        return None
+    # OSV: affected = listed in ``versions`` or inside a range. Ranges are evaluated first,
+    # one by one (cheap: a few events, and we learn which range matched); the ``versions``
+    # list, whose every entry must be parsed, only when no range holds the version.
     ranges = affected.ranges
     texts: list[str] = []
     if len(ranges) == 1 and not affected.versions:
-        texts.append(describe_range(ranges[0]))  # the only way in: no second evaluation
+        if not versions.is_affected(scheme, target.version, affected):
+            return None
+        texts.append(describe_range(ranges[0]))
     else:
+        error: Exception | None = None
         for rng in ranges:
             single = Affected(affected.ecosystem, affected.package, ranges=[rng])
-            if versions.is_affected(scheme, target.version, single):
-                texts.append(describe_range(rng))
-        if not texts and target.version in affected.versions:
-            texts.append(f"listed affected version {target.version}")
+            try:
+                if versions.is_affected(scheme, target.version, single):
+                    texts.append(describe_range(rng))
+            except versions.VersionError as exc:
+                error = error or exc
         if not texts:
-            texts = [describe_range(r) for r in ranges] or ["listed affected version"]
+            listed = Affected(affected.ecosystem, affected.package, versions=affected.versions)
+            if affected.versions and versions.is_affected(scheme, target.version, listed):
+                texts.append(f"listed affected version {target.version}")
+            elif error is not None:
+                raise error
+            else:
+                return None
     fixed: list[str] = []
     for candidate in versions.fixed_versions(affected):
         try:
