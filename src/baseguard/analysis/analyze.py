@@ -7,7 +7,7 @@ the merged file view once, and runs the fact collectors over it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +23,7 @@ from baseguard.analysis.distro import Distro, detect_distro
 from baseguard.analysis.hardening import Facts, collect_facts
 from baseguard.analysis.packages import CatalogIssue, Package, sort_packages
 from baseguard.errors import AnalysisError
-from baseguard.image.fs import ImageFS
+from baseguard.image.fs import ImageFS, Inspector
 from baseguard.image.layers import Limits, build_fs
 from baseguard.image.model import Image
 from baseguard.image.rootfs import build_fs_from_dir
@@ -151,11 +151,12 @@ def open_fs(
     limits: Limits | None = None,
     progress: Callable[[int, int], None] | None = None,
     capture: tuple[str, ...] = CAPTURE,
+    inspectors: Sequence[Inspector] = (),
 ) -> ImageFS:
     """The merged file view of ``image``, whatever its source."""
     if image.root_dir is not None:
         return build_fs_from_dir(image.root_dir, limits=limits, capture=capture)
-    return build_fs(image, limits=limits, capture=capture, progress=progress)
+    return build_fs(image, limits=limits, capture=capture, progress=progress, inspectors=inspectors)
 
 
 def run_catalogers(
@@ -193,7 +194,8 @@ def analyze_image(
     moment = now or datetime.now(UTC)
     chosen = default_catalogers() if catalogers is None else catalogers
     capture = CAPTURE + all_capture_patterns(chosen)
-    fs = open_fs(image, limits, progress, capture)
+    inspectors = [i for i in (c.inspector() for c in chosen) if i is not None]
+    fs = open_fs(image, limits, progress, capture, inspectors)
     distro = detect_distro(fs)
     facts = collect_facts(image, fs, now=moment)
     ctx = CatalogContext(distro=distro, architecture=image.config.architecture or None)

@@ -76,6 +76,20 @@ class ContentReader(Protocol):
         ...
 
 
+class Inspector(Protocol):
+    """Looks at some files' bytes while the layers stream past, so nobody reads them twice.
+
+    ``wants`` sees each regular member as it is indexed (its ``layer`` and ``location`` are
+    final; its path is as the tar names it); ``inspect`` then gets its whole content, once.
+    A later layer may still replace or delete the file: keep results keyed by
+    ``(entry.layer, entry.location)`` and look them up from the final index.
+    """
+
+    def wants(self, entry: FileEntry) -> bool: ...
+
+    def inspect(self, entry: FileEntry, data: bytes) -> None: ...
+
+
 class MemoryReader:
     """Content held in memory: for tests and for files captured while indexing."""
 

@@ -41,6 +41,7 @@ from baseguard.image.fs import (
     FileEntry,
     FileType,
     ImageFS,
+    Inspector,
     SymlinkLoopError,
     clean_path,
     glob_regex,
@@ -553,10 +554,17 @@ def _is_utf8(name: str) -> bool:
 class _Indexer:
     """Merges layers, bottom first, into one index; holds the state shared across layers."""
 
-    def __init__(self, image: Image, limits: Limits, capture: re.Pattern[str] | None) -> None:
+    def __init__(
+        self,
+        image: Image,
+        limits: Limits,
+        capture: re.Pattern[str] | None,
+        inspectors: Sequence[Inspector] = (),
+    ) -> None:
         self.image = image
         self.limits = limits
         self.capture = capture
+        self.inspectors = tuple(inspectors)
         self.entries: dict[str, FileEntry] = {}
         self.children: dict[str, set[str]] = {}
         self.captured: dict[str, bytes] = {}
@@ -843,8 +851,11 @@ class _Indexer:
         scan.records.append(entry)
         if link_target is not None:
             scan.links[idx] = link_target
-        elif location >= 0 and self.capture is not None and self.capture.fullmatch(path):
-            self._grab(layer, scanner, ti, scan, idx)
+        elif location >= 0:
+            if self.capture is not None and self.capture.fullmatch(path):
+                self._grab(layer, scanner, ti, scan, idx)
+            if self.inspectors:
+                self._inspect(layer, scanner, ti, scan, idx, entry)
 
     def _whiteout(self, layer: Layer, name: str, path: str, base: str, scan: _Scan) -> None:
         parent = path[: len(path) - len(base)].rstrip("/")
@@ -886,6 +897,26 @@ class _Indexer:
             raise _Corrupt(f"member {ti.name!r} ends early (truncated)")
         scan.grabbed[idx] = data
         scan.grabbed_total += size
+
+    def _inspect(
+        self,
+        layer: Layer,
+        scanner: TarScanner,
+        ti: TarMember,
+        scan: _Scan,
+        idx: int,
+        entry: FileEntry,
+    ) -> None:
+        wanting = [i for i in self.inspectors if i.wants(entry)]
+        if not wanting or ti.size > self.limits.max_capture_file:
+            return
+        data = scan.grabbed.get(idx)
+        if data is None:
+            data = scanner.read_data(ti.size)
+            if len(data) != ti.size:
+                raise _Corrupt(f"member {ti.name!r} ends early (truncated)")
+        for inspector in wanting:
+            inspector.inspect(entry, data)
 
     # -- merging -----------------------------------------------------------------------------
 
@@ -1065,12 +1096,14 @@ def build_fs(
     limits: Limits | None = None,
     capture: Iterable[str] = (),
     progress: Callable[[int, int], None] | None = None,
+    inspectors: Sequence[Inspector] = (),
 ) -> ImageFS:
     """Index every layer of ``image`` (bottom first) into a merged, lazily read ImageFS.
 
     Each blob is read once, verified against its digest (and diff_id when the config has
     one), and never extracted. Files matching the ``capture`` patterns are kept in
-    ``ImageFS.captured`` so analysis needs no second pass. ``progress(done, total)`` is
+    ``ImageFS.captured`` so analysis needs no second pass; ``inspectors`` see the bytes of the
+    files they want as they stream past (see :class:`Inspector`). ``progress(done, total)`` is
     called with compressed bytes read so far. Raises :class:`LayerError` (corrupt or unsafe
     layer), :class:`LimitExceededError` and :class:`DigestMismatchError`, naming the layer.
     An image without blobs but with a root directory is indexed from that directory.
@@ -1082,7 +1115,7 @@ def build_fs(
 
             return build_fs_from_dir(image.root_dir, limits=limits, capture=capture)
         raise ImageError(f"{image.reference}: the image has no layers to read")
-    indexer = _Indexer(image, limits, compile_capture(capture))
+    indexer = _Indexer(image, limits, compile_capture(capture), inspectors)
     sizes = []
     for layer in image.layers:
         size = layer.descriptor.size

@@ -463,3 +463,47 @@ def test_real_go_binary_matches_go_version_m(
         if line.strip().startswith("build\t"):
             key, _, value = line.strip().split("\t", 1)[1].partition("=")
             assert main.metadata["buildSettings"].get(key, "") == value
+
+
+class _CountingReader:
+    """Wraps an ImageFS reader and counts second-pass reads."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def read(self, entry: FileEntry, limit: int) -> bytes:
+        self.calls += 1
+        return self.inner.read(entry, limit)  # type: ignore[attr-defined, no-any-return]
+
+    def read_many(self, entries: list[FileEntry], limit: int) -> dict[str, bytes]:
+        self.calls += 1
+        return self.inner.read_many(entries, limit)  # type: ignore[attr-defined, no-any-return]
+
+
+def test_layers_stream_past_the_inspector_once_and_later_layers_still_win(
+    tmp_path: Path,
+) -> None:
+    """Build info read while indexing: same packages, no second pass, deletions honoured."""
+    from baseguard.image.layers import build_fs as index_layers
+    from baseguard.image.source import open_image
+    from baseguard.image.write import write_oci_layout
+
+    tool = make_elf(inline_blob("go1.22.5", MODINFO))
+    gone = make_elf(inline_blob("go1.21.0", MODINFO))
+    base = tar_layer(
+        tmp_path / "base.tar", {"usr/bin/tool": (tool, 0o755), "usr/bin/gone": (gone, 0o755)}
+    )
+    top = tar_layer(tmp_path / "top.tar", {"usr/bin/.wh.gone": b""})
+    write_oci_layout(tmp_path / "layout", [base, top])
+    with open_image(f"oci:{tmp_path / 'layout'}") as image:
+        cataloger = GoBinaryCataloger()
+        fs = index_layers(image, inspectors=[cataloger.inspector()])
+        counting = _CountingReader(fs.reader)
+        fs.reader = counting  # type: ignore[assignment]
+        inspected = run(cataloger, fs)
+        plain = run(GoBinaryCataloger(), index_layers(image))
+    assert counting.calls == 0
+    assert [p.to_dict() for p in inspected.packages] == [p.to_dict() for p in plain.packages]
+    assert {p.locations[0] for p in inspected.packages} == {"/usr/bin/tool"}
+    assert "stdlib" in {p.name for p in inspected.packages}

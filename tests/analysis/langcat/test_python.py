@@ -211,3 +211,15 @@ def test_the_venv_site_packages_as_an_image_matches_importlib_metadata(tmp_path:
 )
 def test_normalize_name_is_pep_503(raw: str, normal: str) -> None:
     assert normalize_name(raw) == normal
+
+
+def test_license_text_with_blank_continuation_lines_does_not_end_the_headers() -> None:
+    from baseguard.analysis.catalogers.python import depends_of, parse_headers
+
+    text = (
+        "Metadata-Version: 2.1\nName: x\nVersion: 1\nLicense: \n"
+        "        Apache License\n        \n        Version 2.0\n"
+        'Requires-Dist: pydantic[email]<3,>=2\nRequires-Dist: pdoc; extra == "doc"\n'
+        "\nbody\n"
+    )
+    assert depends_of(parse_headers(text)) == ["pydantic"]

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from baseguard.analysis.distro import Distro
 from baseguard.analysis.packages import CatalogIssue, Package
-from baseguard.image.fs import ImageFS
+from baseguard.image.fs import ImageFS, Inspector
 
 
 @dataclass
@@ -40,6 +40,14 @@ class Cataloger(ABC):
     #: Glob patterns (ImageFS.glob syntax, ``**`` spans directories) of files whose bytes
     #: must be captured while indexing.
     capture: ClassVar[tuple[str, ...]] = ()
+
+    def inspector(self) -> Inspector | None:
+        """An inspector to run while layers are indexed (None: this cataloger needs none).
+
+        Called once per analysis, before indexing; what it gathers is used by
+        :meth:`catalog` of the same instance.
+        """
+        return None
 
     @abstractmethod
     def catalog(self, fs: ImageFS, ctx: CatalogContext) -> CatalogResult:

@@ -270,6 +270,38 @@ def golang_purl(module_path: str, version: str) -> str:
 # -- the cataloger ---------------------------------------------------------------------------
 
 
+#: What one executable told us: (build info or None, ELF architecture, error message).
+_Inspected = tuple[tuple[str, str] | None, str | None, str | None]
+
+
+def _examine(data: bytes) -> _Inspected:
+    try:
+        found = read_buildinfo(data)
+    except BuildInfoError as exc:
+        return None, None, str(exc)
+    if found is None:
+        return None, None, None
+    try:
+        arch: str | None = parse_elf(data).architecture
+    except ElfError:
+        arch = None
+    return found, arch, None
+
+
+class _GoInspector:
+    """Keeps, per (layer, data offset), what each candidate executable said."""
+
+    def __init__(self, cataloger: GoBinaryCataloger) -> None:
+        self.cataloger = cataloger
+        self.results: dict[tuple[int, int], _Inspected] = {}
+
+    def wants(self, entry: FileEntry) -> bool:
+        return self.cataloger.wants(entry)
+
+    def inspect(self, entry: FileEntry, data: bytes) -> None:
+        self.results[(entry.layer, entry.location)] = _examine(data)
+
+
 class GoBinaryCataloger(Cataloger):
     """Go modules and toolchain version from the build info in Go executables."""
 
@@ -292,9 +324,24 @@ class GoBinaryCataloger(Cataloger):
             and not _SHARED_OBJECT_RE.search(e.path.rpartition("/")[2])
         ]
 
+    def inspector(self) -> _GoInspector:
+        """Read build info from executables as the layers stream past (no second pass)."""
+        self._inspected = _GoInspector(self)
+        return self._inspected
+
+    def wants(self, entry: FileEntry) -> bool:
+        return (
+            entry.mode & 0o111 != 0
+            and self.min_size <= entry.size <= self.max_size
+            and not _SHARED_OBJECT_RE.search(entry.path.rpartition("/")[2])
+        )
+
     def catalog(self, fs: ImageFS, ctx: CatalogContext) -> CatalogResult:
         result = CatalogResult()
+        inspected = getattr(self, "_inspected", None)
+        seen = inspected.results if inspected is not None else {}
         wanted = []
+        known: list[tuple[FileEntry, _Inspected]] = []
         for entry in self.candidates(fs):
             if entry.size > self.max_size:
                 result.issues.append(
@@ -304,15 +351,17 @@ class GoBinaryCataloger(Cataloger):
                         "not checked for Go build info",
                     )
                 )
+            elif (entry.layer, entry.location) in seen:
+                known.append((entry, seen[(entry.layer, entry.location)]))
             else:
                 wanted.append(entry)
         for entry, data in read_in_batches(
             fs, wanted, limit=self.max_size, max_batch_bytes=self.batch_bytes
         ):
-            try:
-                found = read_buildinfo(data)
-            except BuildInfoError as exc:
-                result.issues.append(self.issue(entry.path, str(exc)))
+            known.append((entry, _examine(data)))
+        for entry, (found, arch_guess, error) in sorted(known, key=lambda k: k[0].path):
+            if error is not None:
+                result.issues.append(self.issue(entry.path, error))
                 continue
             if found is None:
                 continue
@@ -326,12 +375,7 @@ class GoBinaryCataloger(Cataloger):
                     )
                 )
                 del info.deps[MAX_DEPS:]
-            arch = info.setting("GOARCH")
-            if arch is None:
-                try:
-                    arch = parse_elf(data).architecture
-                except ElfError:
-                    arch = None
+            arch = info.setting("GOARCH") or arch_guess
             result.packages.extend(self.packages_of(fs, entry.path, info, arch))
         return result
 

@@ -73,13 +73,14 @@ def parse_headers(text: str) -> list[tuple[str, str]]:
 
     Header names are returned lowercased; continuation lines (starting with whitespace) are
     joined to their header with a newline. The block ends at the first empty line or at a
-    line that is not a header (the body).
+    line that is not a header (the body). A line of only whitespace is a continuation, as
+    the email parser reads it: projects paste whole license texts into ``License:``.
     """
     headers: list[tuple[str, str]] = []
     for line in text.splitlines():
-        if not line.strip():
+        if not line:
             break
-        if line[0] in " \t":
+        if line[0] in " \t":  # a folded line, even one of only spaces (a pasted license text)
             if headers:
                 key, value = headers[-1]
                 headers[-1] = (key, f"{value}\n{line.strip()}")
