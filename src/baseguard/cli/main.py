@@ -11,6 +11,7 @@ import typer
 from baseguard import __version__
 from baseguard.cli import analyze, assess, db, inventory, sbom
 from baseguard.cli import scan as scan_cli
+from baseguard.cli import verify as verify_cli
 from baseguard.cli.common import STATE
 
 app = typer.Typer(
@@ -56,6 +57,7 @@ app.add_typer(db.app, name="db")
 app.command(name="scan")(scan_cli.scan_command)
 app.command(name="inventory")(inventory.inventory_command)
 app.command(name="assess")(assess.assess_command)
+app.command(name="verify")(verify_cli.verify_command)
 
 
 def run() -> None:
