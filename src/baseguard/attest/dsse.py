@@ -59,11 +59,11 @@ def b64decode_any(text: Any, what: str) -> bytes:
     """Standard or URL-safe base64, padded or not (both appear in real envelopes)."""
     if not isinstance(text, str):
         raise VerificationFailure(MALFORMED, f"{what} is not a base64 string")
-    cleaned = "".join(text.split())
+    cleaned = text.rstrip("=")
     padded = cleaned + "=" * (-len(cleaned) % 4)
     try:
         if "-" in cleaned or "_" in cleaned:
-            return base64.urlsafe_b64decode(padded)
+            padded = padded.replace("-", "+").replace("_", "/")
         return base64.b64decode(padded, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise VerificationFailure(MALFORMED, f"{what} is not valid base64 ({exc})") from exc

@@ -136,7 +136,7 @@ def load_trusted_root(path: str | Path) -> Any:
         root = sig.models.TrustedRoot.from_file(str(p))
     except Exception as exc:  # sigstore raises its Error, pydantic and ValueError here
         raise AttestError(
-            f"trusted root {p} is not a usable Sigstore trusted root: {_first_line(exc)}",
+            f"trusted root {p} is not a usable Sigstore trusted root: {_reason(exc)}",
             hint="use the trusted_root.json of your Sigstore instance (for the public good "
             "instance: `sigstore trust-root` output or the TUF repository's target)",
         ) from exc
@@ -162,11 +162,11 @@ def load_bundle(data: bytes, source: str) -> Any:
         return sig.models.Bundle.from_json(data)
     except Exception as exc:  # InvalidBundle, pydantic ValidationError, ValueError
         raise VerificationFailure(
-            MALFORMED, f"{source}: not a valid Sigstore bundle: {_bundle_reason(exc)}"
+            MALFORMED, f"{source}: not a valid Sigstore bundle: {_reason(exc)}"
         ) from exc
 
 
-def _bundle_reason(exc: BaseException) -> str:
+def _reason(exc: BaseException) -> str:
     text = str(exc).strip()
     # pydantic puts the field and problem on the following lines: keep them, compactly.
     lines = [line.strip() for line in text.splitlines() if line.strip()]
