@@ -24,7 +24,7 @@ DEMO_DB := .demo/vulndb.sqlite
 demo: install
 	BASEGUARD_VULNDB=$(DEMO_DB) $(BIN)/baseguard -q db update --from examples/feeds
 	BASEGUARD_VULNDB=$(DEMO_DB) $(BIN)/baseguard assess examples/estate \
-		--images examples/images --offline -o table
+		--images examples/images --offline --catalog examples/catalog.yaml -o table
 
 lint: install-test
 	$(BIN)/ruff check src tests benchmarks examples

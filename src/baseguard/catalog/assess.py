@@ -15,9 +15,9 @@ import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from baseguard import __version__
 from baseguard.analysis.analyze import Analysis, analyze_image
@@ -28,6 +28,10 @@ from baseguard.inventory.model import ImageUse, Inventory
 from baseguard.matching.findings import ScanResult
 from baseguard.matching.matcher import AdvisorySource, match
 from baseguard.matching.vex import VexDocument
+
+if TYPE_CHECKING:
+    from baseguard.catalog.model import Catalog
+    from baseguard.catalog.verdicts import CatalogVerdicts, UseVerdict
 
 #: Roles whose images run (and so are assessed); ``build`` images are listed, not scanned.
 ASSESSED_ROLES = frozenset({"base", "runtime", "init", "ephemeral", "image"})
@@ -45,6 +49,15 @@ class ImageAssessment:
     scan: ScanResult | None = None
     error: str | None = None
     cached: bool = False
+    #: One catalog verdict per use (same order as ``uses``), when judged against a catalog.
+    verdicts: list[UseVerdict] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> UseVerdict | None:
+        """The worst verdict of this image's uses, or None without a catalog."""
+        from baseguard.catalog.verdicts import worst
+
+        return worst(self.verdicts)
 
     @property
     def roles(self) -> list[str]:
@@ -80,11 +93,16 @@ class ImageAssessment:
 
     def to_dict(self) -> dict[str, Any]:
         facts = self.analysis.facts if self.analysis else None
+        locations = [u.to_dict() for u in self.uses]
+        for loc, judged in zip(locations, self.verdicts, strict=False):
+            loc["verdict"] = judged.judgement.to_dict()
+        worst = self.verdict
         return {
             "reference": self.reference,
             "uses": len(self.uses),
             "roles": self.roles,
-            "locations": [u.to_dict() for u in self.uses],
+            **({"verdict": worst.judgement.to_dict()} if worst else {}),
+            "locations": locations,
             "source": self.source,
             "assessed": self.assessed,
             "error": self.error,
@@ -116,6 +134,8 @@ class Assessment:
     generated_at: datetime
     db_built: datetime | None = None
     warnings: list[str] = field(default_factory=list)
+    #: Every use (build stages too) judged against a catalog, with ``assess(catalog=…)``.
+    catalog: CatalogVerdicts | None = None
 
     @property
     def assessed(self) -> list[ImageAssessment]:
@@ -157,6 +177,7 @@ class Assessment:
             "buildOnly": self.build_only,
             "inventoryIssues": [i.to_dict() for i in self.inventory.issues],
             "warnings": list(self.warnings),
+            **({"catalog": self.catalog.to_dict(self.build_only)} if self.catalog else {}),
         }
 
 
@@ -214,8 +235,15 @@ def assess(
     workers: int = 2,
     now: datetime | None = None,
     progress: Progress | None = None,
+    catalog: Catalog | None = None,
+    catalog_source: str | None = None,
+    today: date | None = None,
 ) -> Assessment:
-    """Assess every distinct running image of ``inventory``; rank the results."""
+    """Assess every distinct running image of ``inventory``; rank the results.
+
+    With ``catalog``, every use (build stages included) also gets a catalog verdict, judged
+    on ``today`` (default: the date of ``now``); the ranking does not change.
+    """
     moment = now or datetime.now(UTC)
     by_ref: dict[str, list[ImageUse]] = {}
     build_only: set[str] = set()
@@ -253,6 +281,14 @@ def assess(
     warnings = sorted(
         {w for i in done if i.scan for w in i.scan.warnings if "database" in w.lower()}
     )
+    judged = None
+    if catalog is not None:
+        from baseguard.catalog.verdicts import judge_uses
+
+        judged = judge_uses(catalog, inventory.uses, today or moment.date(), catalog_source)
+        by_use = {id(v.use): v for v in judged.uses}
+        for item in done:
+            item.verdicts = [by_use[id(u)] for u in item.uses]
     return Assessment(
         images=done,
         build_only=sorted(build_only - set(by_ref)),
@@ -260,6 +296,7 @@ def assess(
         generated_at=moment,
         db_built=db_built,
         warnings=warnings,
+        catalog=judged,
     )
 
 

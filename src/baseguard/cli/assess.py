@@ -6,6 +6,7 @@ import io
 import json
 import sys
 from collections.abc import Callable
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from baseguard.cli.common import (
     stdout_console,
     write_output,
 )
+from baseguard.errors import BaseguardError
 
 
 class AssessFormat(StrEnum):
@@ -66,6 +68,17 @@ def assess_command(
     platform: str | None = options.PLATFORM,
     insecure: bool = options.INSECURE,
     ca_file: Path | None = options.CA_FILE,
+    catalog_file: Path | None = typer.Option(
+        None,
+        "--catalog",
+        help="Judge every use against this catalog.yaml: approved, deprecated, retired, …",
+    ),
+    on_date: str | None = typer.Option(
+        None,
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="Judge the catalog as of this date (EOL, exception expiry). Default: today.",
+    ),
 ) -> None:
     """Inventory an estate, analyse and scan each distinct image, and rank them.
 
@@ -80,11 +93,13 @@ def assess_command(
       baseguard assess ./deploy ./services
       baseguard assess examples/estate --images examples/images --offline
       baseguard assess . -o html --file estate.html --fail-on critical
+      baseguard assess . --catalog catalog.yaml -o markdown
 
     Exit codes: 0 assessed, 1 --fail-on threshold reached, 2 usage or input error.
     """
     from baseguard.catalog.assess import AnalysisCache, assess, default_cache_dir
     from baseguard.catalog.imagestore import ImageStore
+    from baseguard.catalog.spec import load_catalog
     from baseguard.errors import UsageError
     from baseguard.image.model import Platform
     from baseguard.image.source import OpenOptions
@@ -99,6 +114,10 @@ def assess_command(
             if not sep or not key:
                 raise UsageError(f"--build-arg {item!r}: expected KEY=VALUE")
             args[key] = value
+        if on_date is not None and catalog_file is None:
+            raise UsageError("--date judges a catalog: give --catalog FILE too")
+        today = _parse_day(on_date) if on_date is not None else None
+        catalog = load_catalog(catalog_file) if catalog_file is not None else None
         vex_docs = [load_vex(p) for p in vex]
         store = ImageStore(images) if images else None
         inventory = inventory_paths(paths, build_args=args)
@@ -121,6 +140,9 @@ def assess_command(
                     cache=cache,
                     workers=workers,
                     progress=progress,
+                    catalog=catalog,
+                    catalog_source=str(catalog_file) if catalog_file else None,
+                    today=today,
                 ),
                 distinct,
             )
@@ -146,6 +168,16 @@ def assess_command(
             )
             if hit:
                 raise typer.Exit(EXIT_FINDINGS)
+
+
+def _parse_day(text: str) -> date:
+    from baseguard.catalog.model import parse_date
+    from baseguard.errors import UsageError
+
+    try:
+        return parse_date(text)
+    except BaseguardError:
+        raise UsageError(f"--date {text!r}: expected a date as YYYY-MM-DD") from None
 
 
 def _run(
@@ -191,7 +223,24 @@ def _surface(d: dict[str, object]) -> str:
     return ", ".join(parts)
 
 
+def _headers(result: Assessment) -> list[str]:
+    """The table's columns: a Verdict column after Uses when judged against a catalog."""
+    if result.catalog is None:
+        return HEADERS
+    return [*HEADERS[:3], "Verdict", *HEADERS[3:]]
+
+
 def _rows(result: Assessment) -> list[list[str]]:
+    rows = []
+    for row, image in zip(_base_rows(result), result.images, strict=True):
+        if result.catalog is not None:
+            worst = image.verdict
+            row.insert(3, worst.judgement.label if worst else "-")
+        rows.append(row)
+    return rows
+
+
+def _base_rows(result: Assessment) -> list[list[str]]:
     rows = []
     for rank, image in enumerate(result.images, start=1):
         d = image.to_dict()
@@ -251,15 +300,42 @@ def _summary(result: Assessment) -> str:
     )
 
 
+def _verdict_lines(result: Assessment) -> list[str]:
+    """Uses per catalog verdict, with the files, worst first; empty without a catalog."""
+    if result.catalog is None:
+        return []
+    c = result.catalog
+    lines = [
+        f"Catalog verdicts ({c.source or 'catalog'}, as of {c.date.isoformat()}, "
+        f"{c.entries} entries): {sum(1 for u in c.uses if u.judgement.allowed)} of "
+        f"{len(c.uses)} uses allowed."
+    ]
+    for verdict, data in c.counts().items():
+        if data["uses"]:
+            labels = sorted({u.judgement.label for u in c.uses if u.verdict.value == verdict})
+            lines.append(
+                f"  {', '.join(labels)}: {data['uses']} use{'s' if data['uses'] != 1 else ''}"
+                f" in {', '.join(data['files'])}"
+            )
+    for ref in result.build_only:
+        from baseguard.catalog.verdicts import worst
+
+        w = worst(c.for_reference(ref))
+        if w is not None:
+            lines.append(f"  build-only {ref}: {w.judgement.label}")
+    return lines
+
+
 def render_table(result: Assessment, file: Path | None) -> None:
     table = Table(title="Estate assessment: start hardening at the top", title_justify="left")
-    for h in HEADERS:
+    for h in _headers(result):
         widest = max((len(i.reference) for i in result.images), default=10)
         table.add_column(
             h,
             overflow="fold",
             justify="right" if h in NUMERIC else "left",
             min_width=min(widest, 50) if h == "Image" else None,
+            no_wrap=h == "Verdict",
         )
     for row in _rows(result):
         table.add_row(*row)
@@ -272,49 +348,99 @@ def render_table(result: Assessment, file: Path | None) -> None:
         rec = Console(record=True, width=160, file=io.StringIO())
         rec.print(table)
         rec.print(_summary(result))
+        for line in _verdict_lines(result):
+            rec.print(escape(line))
         write_output(rec.export_text(), file)
         return
     console.print(table)
     console.print(_summary(result))
     if result.build_only:
         console.print(f"Build-only images (not scanned): {', '.join(result.build_only)}")
+    for line in _verdict_lines(result):
+        console.print(escape(line))
 
 
 def to_markdown(result: Assessment) -> str:
+    headers = _headers(result)
     lines = [
         "# Estate assessment",
         "",
         _summary(result),
         "",
-        "| " + " | ".join(HEADERS) + " |",
-        "|" + "---|" * len(HEADERS),
+        "| " + " | ".join(headers) + " |",
+        "|" + "---|" * len(headers),
     ]
     for row in _rows(result):
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
     lines += ["", "## Where each image is used", ""]
     for image in result.images:
+        verdicts = [v.judgement.label for v in image.verdicts] or [""] * len(image.uses)
         lines.append(
             f"- **{image.reference}**: "
-            + ", ".join(f"`{u.location}` ({u.role})" for u in image.uses)
+            + ", ".join(
+                f"`{u.location}` ({u.role}{', ' + label if label else ''})"
+                for u, label in zip(image.uses, verdicts, strict=True)
+            )
         )
     if result.build_only:
         lines += ["", "Build-only images (not scanned): " + ", ".join(result.build_only)]
+    if result.catalog is not None:
+        lines += ["", "## Catalog verdicts", "", _verdict_lines(result)[0], ""]
+        lines += ["| Verdict | Uses | Files |", "|---|---|---|"]
+        for verdict, data in result.catalog.counts().items():
+            if data["uses"]:
+                lines.append(f"| {verdict} | {data['uses']} | {', '.join(data['files'])} |")
+        lines += ["", "| Image | Role | Where | Verdict | Reason |", "|---|---|---|---|---|"]
+        for judged in result.catalog.uses:
+            cells = [
+                judged.use.reference,
+                judged.use.role,
+                str(judged.use.location),
+                judged.judgement.label,
+                judged.judgement.reason,
+            ]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def to_html(result: Assessment) -> str:
     from html import escape as h
 
-    head = "".join(f"<th>{h(x)}</th>" for x in HEADERS)
+    head = "".join(f"<th>{h(x)}</th>" for x in _headers(result))
     body = "".join(
         "<tr>" + "".join(f"<td>{h(c)}</td>" for c in row) + "</tr>" for row in _rows(result)
     )
+    verdicts = ""
+    if result.catalog is not None:
+        cells = [
+            (
+                j.use.reference,
+                j.use.role,
+                str(j.use.location),
+                j.judgement.label,
+                j.judgement.reason,
+            )
+            for j in result.catalog.uses
+        ]
+        counts = "".join(
+            f"<tr><td>{h(v)}</td><td>{d['uses']}</td><td>{h(', '.join(d['files']))}</td></tr>"
+            for v, d in result.catalog.counts().items()
+            if d["uses"]
+        )
+        verdicts = (
+            f"<h2>Catalog verdicts</h2><p>{h(_verdict_lines(result)[0])}</p>"
+            "<table><thead><tr><th>Verdict</th><th>Uses</th><th>Files</th></tr></thead>"
+            f"<tbody>{counts}</tbody></table><table><thead><tr><th>Image</th><th>Role</th>"
+            "<th>Where</th><th>Verdict</th><th>Reason</th></tr></thead><tbody>"
+            + "".join("<tr>" + "".join(f"<td>{h(c)}</td>" for c in row) + "</tr>" for row in cells)
+            + "</tbody></table>"
+        )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Estate assessment</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
         "th{background:#f3f3f3}</style></head><body>"
         f"<h1>Estate assessment</h1><p>{h(_summary(result))}</p>"
-        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{verdicts}"
         f"<p>Generated {h(result.generated_at.isoformat())} by baseguard.</p></body></html>"
     )

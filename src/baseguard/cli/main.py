@@ -10,6 +10,7 @@ import typer
 
 from baseguard import __version__
 from baseguard.cli import analyze, assess, db, inventory, sbom
+from baseguard.cli import catalog as catalog_cli
 from baseguard.cli import scan as scan_cli
 from baseguard.cli import verify as verify_cli
 from baseguard.cli.common import STATE
@@ -57,6 +58,7 @@ app.add_typer(db.app, name="db")
 app.command(name="scan")(scan_cli.scan_command)
 app.command(name="inventory")(inventory.inventory_command)
 app.command(name="assess")(assess.assess_command)
+app.add_typer(catalog_cli.app, name="catalog")
 app.command(name="verify")(verify_cli.verify_command)
 
 
