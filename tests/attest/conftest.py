@@ -66,7 +66,7 @@ def referrers_front(
     def handler(req: Recorded) -> Reply:
         match = _REFERRERS.match(req.route)
         if req.method == "GET" and match:
-            entries = pusher.referrers.get(match.group("digest"), [])
+            entries = pusher.referrers.get((match.group("name"), match.group("digest")), [])
             body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
             return Reply(200, {"Content-Type": OCI_INDEX}, body.encode())
         return forward(registry.url, req)

@@ -58,8 +58,9 @@ class Pusher:
     def __init__(self, base_url: str) -> None:
         self.base = base_url
         self.http = httpx.Client(timeout=30)
-        #: referrers pushed per subject digest (for the fallback index and test servers)
-        self.referrers: dict[str, list[dict[str, Any]]] = {}
+        #: referrers pushed per (repository, subject digest), for the fallback index and the
+        #: test referrers-API server
+        self.referrers: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     def close(self) -> None:
         self.http.close()
@@ -204,7 +205,7 @@ class Pusher:
             "size": len(body),
             "artifactType": artifact_type,
         }
-        self.referrers.setdefault(image.digest, []).append(entry)
+        self.referrers.setdefault((image.repo, image.digest), []).append(entry)
         if update_fallback_tag:
             self.fallback_index(image)
         return pushed
@@ -213,6 +214,8 @@ class Pusher:
         index = {
             "schemaVersion": 2,
             "mediaType": OCI_INDEX,
-            "manifests": entries if entries is not None else self.referrers.get(image.digest, []),
+            "manifests": entries
+            if entries is not None
+            else self.referrers.get((image.repo, image.digest), []),
         }
         return self.manifest(image.repo, tag_of(image.digest), index, OCI_INDEX)

@@ -401,7 +401,7 @@ def test_a_fallback_index_listing_another_images_referrer_is_skipped(
     other_s = Signed(other_image, victim.ref, victim.key)
     attest(pusher, other_s, CYCLONEDX, cyclonedx())  # a valid attestation of *other_image*
     # a hostile index under the victim's tag lists it
-    pusher.fallback_index(victim.image, pusher.referrers[other_image.digest])
+    pusher.fallback_index(victim.image, pusher.referrers[(other_image.repo, other_image.digest)])
     result = run(victim, client, "sbom")
     assert result.check("sbom").codes == (codes.MISSING,)
     assert any("skipped" in n for n in result.notes)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from baseguard.cli import options
+from baseguard.cli import verify as verify_cli
 from baseguard.cli.common import EXIT_FINDINGS, reported_errors, stderr_console, write_output
 
 if TYPE_CHECKING:
@@ -49,6 +50,11 @@ def scan_command(
         "--vex",
         help="OpenVEX, CSAF 2.0 VEX or CycloneDX VEX document to apply; repeatable.",
     ),
+    vex_from_image: bool = verify_cli.VEX_FROM_IMAGE,
+    vex_key: Path | None = verify_cli.VEX_KEY,
+    vex_identity: str | None = verify_cli.VEX_IDENTITY,
+    vex_issuer: str | None = verify_cli.VEX_ISSUER,
+    vex_trusted_root: Path | None = verify_cli.VEX_TRUSTED_ROOT,
     fail_on: FailOn | None = typer.Option(
         None,
         "--fail-on",
@@ -99,6 +105,7 @@ def scan_command(
     Examples:
       baseguard scan alpine:3.20
       baseguard scan bom.cdx.json --vex vendor.openvex.json --fail-on high
+      baseguard scan registry.example.com/app:1.2 --vex-from-image --vex-key vendor.pub
       baseguard scan oci:./layout -o sarif --file results.sarif
       baseguard scan app.tar --only-fixed -o markdown >> "$GITHUB_STEP_SUMMARY"
 
@@ -123,6 +130,16 @@ def scan_command(
 
         formatter = scan_format(fmt_name)
         documents = [load_vex(p) for p in vex]
+        if vex_from_image:
+            documents += verify_cli.image_vex_documents(
+                ref,
+                vex_key,
+                vex_identity,
+                vex_issuer,
+                vex_trusted_root,
+                insecure=insecure,
+                ca_file=ca_file,
+            )
         db = VulnDB.open(db_path)
         try:
             analysis = _load_target(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -161,3 +161,55 @@ def render_table(result: VerificationResult) -> str:
     lines.append("")
     lines.append("PASSED" if result.passed else "FAILED")
     return "\n".join(lines)
+
+
+# -- `scan --vex-from-image` ------------------------------------------------------------------
+
+VEX_FROM_IMAGE = typer.Option(
+    False,
+    "--vex-from-image",
+    help="Also apply the OpenVEX attestations attached to the image in its registry "
+    "(verified with --vex-key or --vex-identity/--vex-issuer/--vex-trusted-root).",
+)
+VEX_KEY = typer.Option(None, "--vex-key", help="Public key the image's VEX must be signed with.")
+VEX_IDENTITY = typer.Option(None, "--vex-identity", help="Keyless signer of the image's VEX.")
+VEX_ISSUER = typer.Option(None, "--vex-issuer", help="OIDC issuer of --vex-identity.")
+VEX_TRUSTED_ROOT = typer.Option(
+    None, "--vex-trusted-root", help="Sigstore trusted_root.json for --vex-identity."
+)
+
+
+def image_vex_documents(
+    ref: str,
+    key: Path | None,
+    identity: str | None,
+    issuer: str | None,
+    trusted_root: Path | None,
+    *,
+    insecure: bool,
+    ca_file: Path | None,
+) -> list[Any]:
+    """The OpenVEX documents attached to registry image ``ref``; warnings go to stderr.
+
+    With a key or identity only verified attestations are returned; without, every OpenVEX
+    attestation about the image digest is, and stderr says that none was verified.
+    """
+    from rich.markup import escape
+
+    from baseguard.attest.verify import fetch_image_vex
+    from baseguard.cli.common import stderr_console
+    from baseguard.errors import UsageError
+    from baseguard.image.source import split_transport
+
+    transport, rest = split_transport(ref)
+    if transport not in ("", "docker", "registry") or (not transport and Path(ref).exists()):
+        raise UsageError(
+            f"--vex-from-image needs a registry image, not {ref!r}",
+            hint="VEX attestations live next to the image in its registry",
+        )
+    trust = build_trust(key, identity, issuer, trusted_root)
+    found = fetch_image_vex(rest, trust=trust, insecure=insecure, ca_file=ca_file)
+    err = stderr_console()
+    for warning in found.warnings:
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    return found.documents
