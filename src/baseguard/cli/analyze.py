@@ -6,13 +6,15 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from baseguard.analysis.analyze import Analysis
 from baseguard.cli import options
 from baseguard.cli.common import reported_errors, stdout_console, write_output
+
+if TYPE_CHECKING:
+    from baseguard.analysis.analyze import Analysis
 
 
 class AnalyzeFormat(StrEnum):
@@ -85,6 +87,8 @@ def _package_summary(result: Analysis) -> str:
 
 
 def render_table(result: Analysis, file: Path | None) -> None:
+    from rich.table import Table
+
     from baseguard.analysis.hardening import summary_rows
 
     ident = result.image

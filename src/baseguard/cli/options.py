@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from baseguard.cli.progress import progress_reporter
-
 if TYPE_CHECKING:
     from baseguard.analysis.analyze import Analysis
 
@@ -50,6 +48,7 @@ def analyze_ref(
 ) -> Analysis:
     """Open and analyse ``ref`` with the command-line options, drawing progress bars."""
     from baseguard.analysis.analyze import analyze
+    from baseguard.cli.progress import progress_reporter
     from baseguard.image.layers import Limits
     from baseguard.image.model import Platform
     from baseguard.image.source import OpenOptions
