@@ -54,6 +54,7 @@ from baseguard.attest.policy import (
     VerifiedSignature,
 )
 from baseguard.attest.slsa import parse_provenance
+from baseguard.errors import ImageError
 from baseguard.image.registry import RegistryClient
 from baseguard.refs import Reference, parse_reference
 
@@ -315,6 +316,13 @@ class _Collector:
                 except VerificationFailure as exc:
                     kind = "signature" if media == SIMPLE_SIGNING_MEDIA_TYPE else "other"
                     self.reject(kind, att, exc)
+                except ImageError as exc:  # a missing or corrupt blob: fail closed, say why
+                    kind = "signature" if media == SIMPLE_SIGNING_MEDIA_TYPE else "other"
+                    self.reject(
+                        kind,
+                        att,
+                        VerificationFailure(MALFORMED, f"{where}: cannot read it: {exc.message}"),
+                    )
         return self.evidence
 
     # -- cosign simple signing --
