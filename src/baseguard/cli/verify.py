@@ -152,7 +152,7 @@ def render_table(result: VerificationResult) -> str:
             for a in ev.attestations
             if a.verified
         ),
-        *(f"  rejected     {r.via} {r.location}: [{r.code}] {r.reason}" for r in ev.rejections),
+        *(f"  rejected     [{r.code}] {r.reason}" for r in ev.rejections),
         *(f"  unsigned     {u.via} {u.location}: {u.kind} ({u.media_type})" for u in ev.unsigned),
     ]
     lines += ["", "evidence" + ("" if found else ": nothing attached to this digest"), *found]
