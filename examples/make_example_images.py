@@ -98,17 +98,23 @@ def static_debian_layer(debs_dir: Path) -> bytes:
             fh = control.extractfile("./control")
             assert fh is not None
             status.append((name, fh.read()))
-    def add(name: str, data: bytes | None, mode: int = 0o644, kind: bytes = tarfile.REGTYPE
-            ) -> None:
+
+    def add(
+        name: str, data: bytes | None, mode: int = 0o644, kind: bytes = tarfile.REGTYPE
+    ) -> None:
         info = tarfile.TarInfo(name)
         info.type, info.mode, info.mtime = kind, mode, 1735689600
         info.size = len(data) if data is not None else 0
         files[name] = (info, data)
+
     add("./var/lib/dpkg/status.d", None, 0o755, tarfile.DIRTYPE)
     for name, control in status:
         add(f"./var/lib/dpkg/status.d/{name}", control)
-    add("./etc/passwd", b"root:x:0:0:root:/root:/sbin/nologin\n"
-        b"nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n")
+    add(
+        "./etc/passwd",
+        b"root:x:0:0:root:/root:/sbin/nologin\n"
+        b"nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n",
+    )
     add("./etc/group", b"root:x:0:\nnonroot:x:65532:\n")
     add("./home/nonroot", None, 0o700, tarfile.DIRTYPE)
     add("./tmp", None, 0o1777, tarfile.DIRTYPE)
@@ -118,16 +124,24 @@ def static_debian_layer(debs_dir: Path) -> bytes:
 def main(realdata: Path) -> None:
     minirootfs = realdata / "images" / "alpine-minirootfs"
     images = [
-        ("docker.io/library/alpine:3.20",
-         alpine_layer(minirootfs / "alpine-minirootfs-3.20.3-x86_64.tar.gz"),
-         "2024-09-06T00:00:00Z", {"Cmd": ["/bin/sh"]}),
-        ("docker.io/library/alpine:3.10",
-         alpine_layer(minirootfs / "alpine-minirootfs-3.10.9-x86_64.tar.gz"),
-         "2021-04-14T00:00:00Z", {"Cmd": ["/bin/sh"]}),
-        ("registry.example.com/base/static-debian12:2025.11",
-         static_debian_layer(realdata / "debian" / "debs"),
-         "2026-11-15T00:00:00Z", {"User": "65532", "Env": ["SSL_CERT_FILE=/etc/ssl/certs/"
-                                                            "ca-certificates.crt"]}),
+        (
+            "docker.io/library/alpine:3.20",
+            alpine_layer(minirootfs / "alpine-minirootfs-3.20.3-x86_64.tar.gz"),
+            "2024-09-06T00:00:00Z",
+            {"Cmd": ["/bin/sh"]},
+        ),
+        (
+            "docker.io/library/alpine:3.10",
+            alpine_layer(minirootfs / "alpine-minirootfs-3.10.9-x86_64.tar.gz"),
+            "2021-04-14T00:00:00Z",
+            {"Cmd": ["/bin/sh"]},
+        ),
+        (
+            "registry.example.com/base/static-debian12:2025.11",
+            static_debian_layer(realdata / "debian" / "debs"),
+            "2026-11-15T00:00:00Z",
+            {"User": "65532", "Env": ["SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"]},
+        ),
     ]
     if OUT.exists():
         shutil.rmtree(OUT)
@@ -137,27 +151,36 @@ def main(realdata: Path) -> None:
         compressed = gzip.compress(layer, compresslevel=9, mtime=0)
         layer_desc = _blob(compressed)
         config_doc = {
-            "created": created, "architecture": "amd64", "os": "linux", "config": config,
-            "rootfs": {"type": "layers",
-                       "diff_ids": [f"sha256:{hashlib.sha256(layer).hexdigest()}"]},
+            "created": created,
+            "architecture": "amd64",
+            "os": "linux",
+            "config": config,
+            "rootfs": {
+                "type": "layers",
+                "diff_ids": [f"sha256:{hashlib.sha256(layer).hexdigest()}"],
+            },
         }
         config_desc = _blob(json.dumps(config_doc, sort_keys=True).encode())
         manifest = {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config_desc},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                        **layer_desc}],
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **layer_desc}],
         }
-        manifests.append({
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            **_blob(json.dumps(manifest, sort_keys=True).encode()),
-            "platform": {"architecture": "amd64", "os": "linux"},
-            "annotations": {"org.opencontainers.image.ref.name": ref},
-        })
+        manifests.append(
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                **_blob(json.dumps(manifest, sort_keys=True).encode()),
+                "platform": {"architecture": "amd64", "os": "linux"},
+                "annotations": {"org.opencontainers.image.ref.name": ref},
+            }
+        )
         print(f"{ref}: {len(compressed)} bytes")
-    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-             "manifests": manifests}
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    }
     (OUT / "index.json").write_text(json.dumps(index, sort_keys=True, indent=1))
     (OUT / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
 
