@@ -132,7 +132,8 @@ def entry_problems(entry: CatalogEntry) -> list[tuple[tuple[PathPart, ...], str,
     out: list[tuple[tuple[PathPart, ...], str, str | None]] = []
     if entry.state in GOVERNED_STATES:
         for key, reason, hint in approval_problems(entry, None):
-            out.append(((key,), f"a {entry.state} entry needs this: {reason}", hint))
+            article = "an" if entry.state[0] in "aeiou" else "a"
+            out.append(((key,), f"{article} {entry.state} entry needs this: {reason}", hint))
     history = entry.lifecycle.history
     for i in range(1, len(history)):
         step = (history[i - 1].state, history[i].state)

@@ -89,11 +89,12 @@ def _guess_indent(text: str) -> tuple[int, int, int]:
         if not stripped or stripped.startswith("#"):
             continue
         col = len(line) - len(line.lstrip(" "))
-        if key_only is not None and col > key_only:
-            if stripped.startswith("- ") and sequence is None:
+        dash = stripped.startswith("- ")
+        if key_only is not None and (col > key_only or (dash and col == key_only)):
+            if dash and sequence is None:
                 content = col + 2 + (len(stripped[2:]) - len(stripped[2:].lstrip(" ")))
                 sequence = (col - key_only, content - key_only)
-            elif not stripped.startswith("- ") and mapping is None:
+            elif not dash and mapping is None:
                 mapping = col - key_only
         key_only = col if re.fullmatch(r"[^#]*:\s*(#.*)?", stripped) else None
         if mapping is not None and sequence is not None:

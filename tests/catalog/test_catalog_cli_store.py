@@ -1,0 +1,176 @@
+"""Catalog edits mirrored into the store: the calls made, a store failure, no store at all."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from baseguard.cli.main import app
+from baseguard.errors import BaseguardError
+from tests.conftest import PROJECT
+
+EXAMPLE = PROJECT / "examples" / "catalog.yaml"
+
+
+class FakeStore:
+    """Records the calls of the store API the catalog commands use."""
+
+    def __init__(self, calls: list[tuple[Any, ...]], fail: bool) -> None:
+        self.calls, self.fail = calls, fail
+
+    def upsert_catalog_entry(self, entry: dict[str, Any], actor: str) -> None:
+        self.calls.append(("entry", entry["id"], entry["lifecycle"]["state"], actor))
+
+    def upsert_exception(self, exc: dict[str, Any], actor: str) -> None:
+        self.calls.append(("exception", exc["id"], actor))
+
+    def record_event(self, kind: str, subject: str, data: dict[str, Any], actor: str) -> None:
+        if self.fail:
+            raise BaseguardError("database is locked", hint="try again")
+        self.calls.append(("event", kind, subject, data, actor))
+
+    def close(self) -> None:
+        self.calls.append(("close",))
+
+
+def fake_module(calls: list[tuple[Any, ...]], *, fail: bool = False) -> types.ModuleType:
+    module = types.ModuleType("baseguard.store")
+
+    def open_store(url: str | None = None) -> FakeStore:
+        calls.append(("open", url))
+        return FakeStore(calls, fail)
+
+    module.open_store = open_store  # type: ignore[attr-defined]
+    return module
+
+
+@pytest.fixture
+def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    target = tmp_path / "catalog.yaml"
+    shutil.copy(EXAMPLE, target)
+    monkeypatch.chdir(tmp_path)
+    return target
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args))
+
+
+def test_an_approval_is_mirrored_with_its_audit_event(
+    example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setitem(sys.modules, "baseguard.store", fake_module(calls))
+    result = invoke(
+        "catalog", "approve", "chainguard-node", "--actor", "bob", "--date", "2026-11-20",
+        "--reason", "CAB-12", "--db", "sqlite:///x.sqlite",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert calls == [
+        ("open", "sqlite:///x.sqlite"),
+        ("entry", "chainguard-node", "approved", "bob"),
+        (
+            "event",
+            "catalog.entry.approve",
+            "chainguard-node",
+            {
+                "file": "catalog.yaml",
+                "from": "proposed",
+                "to": "approved",
+                "date": "2026-11-20",
+                "reason": "CAB-12",
+            },
+            "bob",
+        ),
+        ("close",),
+    ]
+
+
+def test_an_exception_is_mirrored(example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setitem(sys.modules, "baseguard.store", fake_module(calls))
+    result = invoke(
+        "catalog", "except", "n", "--pattern", "node:22-*", "--justification", "j",
+        "--approver", "a", "--expires", "2099-01-01", "--actor", "bob",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert [c[:3] for c in calls[1:3]] == [
+        ("exception", "n", "bob"),
+        ("event", "catalog.exception.add", "n"),
+    ]
+
+
+def test_no_store_skips_mirroring(example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setitem(sys.modules, "baseguard.store", fake_module(calls))
+    result = invoke("catalog", "approve", "chainguard-node", "--actor", "bob", "--no-store")
+    assert result.exit_code == 0, result.output
+    assert calls == []
+
+
+def test_a_store_failure_says_the_file_was_written(
+    example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setitem(sys.modules, "baseguard.store", fake_module(calls, fail=True))
+    result = invoke("catalog", "approve", "chainguard-node", "--actor", "bob")
+    assert result.exit_code == 2
+    assert (
+        "catalog.yaml was updated, but mirroring into the store failed: database is locked"
+        in result.output
+    )
+    assert calls[-1] == ("close",)
+    assert "state: approved   # under evaluation" in example.read_text()
+
+
+def test_without_a_store_module_the_edit_is_kept_with_a_note(
+    example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "baseguard.store", None)
+    result = invoke("catalog", "approve", "chainguard-node", "--actor", "bob")
+    assert result.exit_code == 0, result.output
+    assert "no store yet" in result.output
+    assert "state: approved   # under evaluation" in example.read_text()
+
+
+def test_mirroring_into_the_real_store(tmp_path: Path) -> None:
+    """Runs once baseguard.store exists: a real process, a real SQLite store."""
+    store = pytest.importorskip("baseguard.store")
+    shutil.copy(EXAMPLE, tmp_path / "catalog.yaml")
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "baseguard.cli.main", "catalog", *args, "--db", url],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
+
+    done = run("approve", "chainguard-node", "--actor", "bob", "--date", "2026-11-20")
+    assert done.returncode == 0, done.stderr
+    assert "no store" not in done.stderr
+    synced = run("sync", "--actor", "carol")
+    assert synced.returncode == 0, synced.stderr
+    assert "mirrored 8 entries and 2 exceptions" in synced.stdout
+    opened = store.open_store(url)
+    try:
+        if not hasattr(opened, "catalog_entries"):
+            pytest.skip("this store has no catalog_entries() to read back")
+        entries = {e["id"]: e for e in opened.catalog_entries()}
+        assert len(entries) == 8
+        assert entries["chainguard-node"]["lifecycle"]["state"] == "approved"
+        if hasattr(opened, "audit_events"):
+            kinds = [(r.kind, r.subject, r.actor) for r in opened.audit_events(limit=50)]
+            assert ("catalog.entry.approve", "chainguard-node", "bob") in kinds
+            assert ("catalog.sync", "catalog.yaml", "carol") in kinds
+    finally:
+        opened.close()
