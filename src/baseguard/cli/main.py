@@ -10,8 +10,10 @@ import typer
 
 from baseguard import __version__
 from baseguard.cli import analyze, assess, db, inventory, sbom
+from baseguard.cli import audit as audit_cli
 from baseguard.cli import catalog as catalog_cli
 from baseguard.cli import scan as scan_cli
+from baseguard.cli import store as store_cli
 from baseguard.cli import verify as verify_cli
 from baseguard.cli.common import STATE
 
@@ -55,6 +57,8 @@ def main(
 app.command(name="analyze")(analyze.analyze_command)
 app.command(name="sbom")(sbom.sbom_command)
 app.add_typer(db.app, name="db")
+app.add_typer(store_cli.app, name="store")
+app.add_typer(audit_cli.app, name="audit")
 app.command(name="scan")(scan_cli.scan_command)
 app.command(name="inventory")(inventory.inventory_command)
 app.command(name="assess")(assess.assess_command)
