@@ -312,3 +312,31 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
         "init", "validate", "list", "show", "add", "approve", "deprecate", "retire", "except",
     ):  # fmt: skip
         assert command in out
+
+
+def test_an_edit_while_another_holds_the_file_is_refused(example: Path) -> None:
+    import fcntl
+
+    before = example.read_bytes()
+    with example.open("rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        refused(
+            baseguard("catalog", "approve", "chainguard-node", "--no-store", cwd=example.parent),
+            "catalog.yaml is being edited by another baseguard process",
+        )
+    assert example.read_bytes() == before
+    ok(baseguard("catalog", "approve", "chainguard-node", "--no-store", cwd=example.parent))
+
+
+def test_add_splits_variant_tags_and_digests(example: Path) -> None:
+    digest = "sha256:" + "ab" * 32
+    ok(
+        baseguard(
+            "catalog", "add", "fips", "--provider", "minimus", "--repository",
+            "reg.example.com/minimus/python", "--tag", "3.12",
+            "--variant", f"fips=sha-3f2a,{digest}", "--no-store", cwd=example.parent,
+        )
+    )  # fmt: skip
+    entry = load_catalog(example).get("fips")
+    assert entry is not None and entry.variants[0].tags == ("sha-3f2a",)
+    assert entry.variants[0].digests == (digest,) and not entry.variants[0].dev

@@ -17,6 +17,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -299,6 +300,46 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the catalog file while it is edited.
+
+    Two edits at once would lose one of them (each reads, changes and replaces the file), so
+    the second is refused at once with a clear error rather than made to wait. The lock is
+    ``flock`` on the file itself, so no lock file is left in the repository.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no locking
+        yield
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        read_text(path)  # raises the usual "no such catalog file" error
+        raise
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CatalogError(
+                f"{path} is being edited by another baseguard process",
+                hint="run the command again when that edit has finished",
+            ) from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            raise CatalogError(
+                f"{path} was replaced while it was being opened",
+                hint="run the command again",
+            )
+        yield
+    finally:
+        os.close(fd)
 
 
 # --------------------------------------------------------------------------- edits

@@ -378,6 +378,9 @@ def show_command(
         stdout_console().print(table)
 
 
+_DIGEST_PREFIXES = ("sha256:", "sha512:")
+
+
 def _variant_option(values: list[str], dev: bool, option: str) -> list[dict[str, Any]]:
     from baseguard.errors import UsageError
 
@@ -390,8 +393,8 @@ def _variant_option(values: list[str], dev: bool, option: str) -> list[dict[str,
         out.append(
             {
                 "name": name,
-                "tags": [t for t in refs if not t.startswith("sha")],
-                "digests": [t for t in refs if t.startswith("sha")],
+                "tags": [t for t in refs if not t.startswith(_DIGEST_PREFIXES)],
+                "digests": [t for t in refs if t.startswith(_DIGEST_PREFIXES)],
                 "dev": dev,
             }
         )
@@ -408,7 +411,9 @@ def add_command(
     tag: list[str] = typer.Option([], "--tag", help="Allowed tag or tag glob (repeatable)."),
     digest: list[str] = typer.Option([], "--digest", help="Pinned digest (repeatable)."),
     variant: list[str] = typer.Option(
-        [], "--variant", help="Runtime variant NAME=TAG[,TAG…] (repeatable)."
+        [],
+        "--variant",
+        help="Runtime variant NAME=TAG[,TAG…] (tags or sha256: digests; repeatable).",
     ),
     dev_variant: list[str] = typer.Option(
         [], "--dev-variant", help="Dev variant (shell, package manager) NAME=TAG[,TAG…]."
@@ -457,7 +462,7 @@ def add_command(
     """
     from baseguard.catalog.lifecycle import proposed
     from baseguard.catalog.model import CatalogEntry, CatalogError, CatalogValidationError
-    from baseguard.catalog.spec import CatalogDocument
+    from baseguard.catalog.spec import CatalogDocument, locked
     from baseguard.errors import UsageError
 
     with reported_errors():
@@ -513,9 +518,10 @@ def add_command(
         except CatalogValidationError as exc:
             raise CatalogError(f"catalog add {entry_id}: {exc.message}", hint=exc.hint) from None
         entry = proposed(entry, actor=who, on=today)
-        doc = CatalogDocument.load(catalog)
-        doc.add_entry(entry)
-        doc.save()
+        with locked(catalog):
+            doc = CatalogDocument.load(catalog)
+            doc.add_entry(entry)
+            doc.save()
         _done(f"added {entry.id} ({entry.repository}) to {catalog} as proposed, by {who}")
         mirror(
             db=db,
@@ -543,25 +549,26 @@ def _move(
 ) -> None:
     from baseguard.catalog.lifecycle import transition
     from baseguard.catalog.model import CatalogError
-    from baseguard.catalog.spec import CatalogDocument
+    from baseguard.catalog.spec import CatalogDocument, locked
 
     with reported_errors():
         who, today = _actor(actor), _day(on)
-        doc = CatalogDocument.load(catalog)
-        entry = doc.catalog.get(entry_id)
-        if entry is None:
-            ids = ", ".join(e.id for e in doc.catalog.entries)
-            raise CatalogError(
-                f"{catalog}: no entry has id {entry_id!r}",
-                hint=f"entries: {ids}" if ids else "the catalog has no entries yet",
-            )
-        if replaced_by is not None and doc.catalog.get(replaced_by) is None:
-            raise CatalogError(f"--replaced-by {replaced_by!r}: no entry has that id")
-        before = entry.state
-        moved = transition(entry, to, actor=who, on=today, reason=reason)
-        doc.record_transition(moved, replaced_by=replaced_by)
-        doc.save()
-        moved = doc.catalog.get(entry_id) or moved
+        with locked(catalog):
+            doc = CatalogDocument.load(catalog)
+            entry = doc.catalog.get(entry_id)
+            if entry is None:
+                ids = ", ".join(e.id for e in doc.catalog.entries)
+                raise CatalogError(
+                    f"{catalog}: no entry has id {entry_id!r}",
+                    hint=f"entries: {ids}" if ids else "the catalog has no entries yet",
+                )
+            if replaced_by is not None and doc.catalog.get(replaced_by) is None:
+                raise CatalogError(f"--replaced-by {replaced_by!r}: no entry has that id")
+            before = entry.state
+            moved = transition(entry, to, actor=who, on=today, reason=reason)
+            doc.record_transition(moved, replaced_by=replaced_by)
+            doc.save()
+            moved = doc.catalog.get(entry_id) or moved
         _done(f"{entry_id}: {before} → {to} in {catalog}, by {who} on {today}")
         data: dict[str, Any] = {
             "file": str(catalog),
@@ -694,7 +701,7 @@ def except_command(
     Exit codes: 0 added, 2 invalid (the file is left unchanged).
     """
     from baseguard.catalog.model import CatalogError, CatalogException, CatalogValidationError
-    from baseguard.catalog.spec import CatalogDocument
+    from baseguard.catalog.spec import CatalogDocument, locked
 
     with reported_errors():
         who, today = _actor(actor), _day(on)
@@ -718,9 +725,10 @@ def except_command(
             raise CatalogError(
                 f"catalog except {exception_id}: {err.message}", hint=err.hint
             ) from None
-        doc = CatalogDocument.load(catalog)
-        doc.add_exception(exc)
-        doc.save()
+        with locked(catalog):
+            doc = CatalogDocument.load(catalog)
+            doc.add_exception(exc)
+            doc.save()
         _done(f"added exception {exc.id} for {exc.pattern} until {exc.expires} to {catalog}")
         mirror(
             db=db,
