@@ -36,6 +36,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 DEFAULT_COUNT = 520_000
+#: Bump when the generated records change, so that cached dumps are rebuilt.
+GENERATOR_VERSION = 2
 
 #: Share of advisories per ecosystem (roughly osv.dev's proportions, MAL records included).
 SHARES = {
@@ -246,6 +248,8 @@ class Generator:
         self.rng = random.Random(seed)
         self.pools: dict[str, list[str]] = {}
         self.counter = 0
+        self.v3_pool: list[str] = []
+        self.v4_pool: list[str] = []
 
     def word(self, syllables: int) -> str:
         return "".join(self.rng.choice(SYLLABLES) for _ in range(syllables))
@@ -292,12 +296,21 @@ class Generator:
         return " ".join(words).capitalize() + "."
 
     def cvss3(self) -> str:
-        metrics = "/".join(f"{k}:{self.rng.choice(v)}" for k, v in CVSS3.items())
-        return f"CVSS:3.1/{metrics}"
+        """One of about 1,200 distinct v3.1 vectors, the most common ones most often (GHSA
+        and NVD use a few thousand distinct vectors between them, not every combination)."""
+        if not self.v3_pool:
+            while len(self.v3_pool) < 1200:
+                metrics = "/".join(f"{k}:{self.rng.choice(v)}" for k, v in CVSS3.items())
+                self.v3_pool.append(f"CVSS:3.1/{metrics}")
+        return self.v3_pool[min(int(self.rng.expovariate(1 / 120)), 1199)]
 
     def cvss4(self) -> str:
-        metrics = "/".join(f"{k}:{self.rng.choice(v)}" for k, v in CVSS4.items())
-        return f"CVSS:4.0/{metrics}"
+        """One of about 400 distinct v4.0 vectors, skewed like :meth:`cvss3`."""
+        if not self.v4_pool:
+            while len(self.v4_pool) < 400:
+                metrics = "/".join(f"{k}:{self.rng.choice(v)}" for k, v in CVSS4.items())
+                self.v4_pool.append(f"CVSS:4.0/{metrics}")
+        return self.v4_pool[min(int(self.rng.expovariate(1 / 40)), 399)]
 
     def ghsa(self) -> str:
         alphabet = "23456789cfghjmpqrvwx"
@@ -430,7 +443,8 @@ class Generator:
 def generate_dump(root: Path, count: int) -> Path:
     """Write ``osv/<Ecosystem>/all.zip`` for ``count`` advisories under ``root`` (cached)."""
     marker = root / "complete.json"
-    if marker.is_file() and json.loads(marker.read_text()).get("count") == count:
+    wanted = {"count": count, "generator": GENERATOR_VERSION}
+    if marker.is_file() and json.loads(marker.read_text()) == wanted:
         return root
     gen = Generator()
     started = time.perf_counter()
@@ -451,7 +465,7 @@ def generate_dump(root: Path, count: int) -> Path:
                     both["affected"] = [*record["affected"], gen.affected("Maven")]
                     out.writestr(f"{record['id']}.json", json.dumps(both, indent=1))
         print(f"  {ecosystem}: {n} records, {path.stat().st_size / 1e6:.0f} MB", flush=True)
-    marker.write_text(json.dumps({"count": count}))
+    marker.write_text(json.dumps(wanted))
     print(f"generated in {time.perf_counter() - started:.0f} s", flush=True)
     return root
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import tarfile
 import tracemalloc
 import zipfile
@@ -19,7 +20,7 @@ from baseguard.vulndb.feeds.base import (
     normalize_ecosystem,
     normalize_package,
 )
-from baseguard.vulndb.feeds.osv import OsvFeed, osv_to_advisory
+from baseguard.vulndb.feeds.osv import OsvFeed, _zip64_sizes, osv_to_advisory
 from baseguard.vulndb.store import VulnDbError
 from tests.conftest import realdata_path
 from tests.vulndb.feed_builders import osv_record, write_zip
@@ -286,4 +287,38 @@ def test_truncated_tarball_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "snapshot.tar.gz"
     path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
     with pytest.raises(VulnDbError, match=r"snapshot\.tar\.gz"):
+        read(path)
+
+
+def test_zip64_dump_with_more_than_65535_members_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "all.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for n in range(66000):
+            archive.writestr(f"notes/{n}.txt", b"")
+        archive.writestr("LAST-1.json", json.dumps(osv_record("LAST-1", "z")))
+        with archive.open("BIG-1.json", "w", force_zip64=True) as member:
+            member.write(json.dumps(osv_record("BIG-1", "y")).encode())
+    feed, ids = read(path)
+    assert ids == ["LAST-1", "BIG-1"]
+    assert feed.stats.skipped == 0
+
+
+def test_zip64_extra_field_supplies_large_sizes_and_offsets() -> None:
+    big = 0xFFFFFFFF
+    extra = struct.pack("<HHQQQ", 0x0001, 24, 5_000_000_000, 4_000_000_000, 6_000_000_000)
+    other = struct.pack("<HH4s", 0x5455, 4, b"time")
+    assert _zip64_sizes(other + extra, big, big, big) == (
+        5_000_000_000,
+        4_000_000_000,
+        6_000_000_000,
+    )
+    only_offset = struct.pack("<HHQ", 0x0001, 8, 7_000_000_000)
+    assert _zip64_sizes(only_offset, 10, 20, big) == (10, 20, 7_000_000_000)
+
+
+def test_member_with_another_compression_method_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "all.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_BZIP2) as archive:
+        archive.writestr("A-1.json", json.dumps(osv_record("A-1", "a")))
+    with pytest.raises(VulnDbError, match="compression method 12"):
         read(path)

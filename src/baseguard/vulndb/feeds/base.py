@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any, ClassVar, cast
 
@@ -163,6 +164,7 @@ _ALPINE_RELEASE = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?$")
 _PEP503 = re.compile(r"[-_.]+")
 
 
+@lru_cache(maxsize=4096)
 def normalize_ecosystem(value: str) -> str:
     """OSV's spelling of an ecosystem, with the release as baseguard indexes it.
 

@@ -19,7 +19,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, NamedTuple, cast
 
 from baseguard.vulndb import cvss
 from baseguard.vulndb.feeds.base import (
@@ -64,9 +64,18 @@ _DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedErr
 
 
 def _strings(value: Any) -> list[str]:
-    if not isinstance(value, list):
+    """The non-empty strings of a list (numbers, which YAML or sloppy JSON may give for a
+    version, as strings); anything else is ignored."""
+    if type(value) is not list:
         return []
-    return [str(v) for v in value if isinstance(v, str | int | float) and str(v)]
+    out = [v for v in value if type(v) is str and v]
+    if len(out) != len(value):
+        out = [
+            v if type(v) is str else str(v)
+            for v in value
+            if (type(v) is str and v) or (type(v) in (int, float))
+        ]
+    return out
 
 
 def _size(item: Any) -> int:
@@ -147,8 +156,10 @@ def _affected(entry: Any) -> Affected | None:
             if not isinstance(event, dict):
                 raise MalformedRecord("a range event is not an object")
             for kind, value in event.items():
-                if kind in _EVENT_KINDS and value is not None and str(value) != "":
-                    events.append((kind, str(value)))
+                if kind in _EVENT_KINDS and value is not None:
+                    text = value if type(value) is str else str(value)
+                    if text:
+                        events.append((kind, text))
         if events:
             ranges.append(Range(str(raw["type"]), events))
     versions = _strings(entry.get("versions"))
@@ -156,10 +167,12 @@ def _affected(entry: Any) -> Affected | None:
         return None  # GIT-only (or empty) entries cannot be matched by version
     severity = _severity_entries(entry.get("severity"))
     specific = entry.get("ecosystem_specific")
-    specific = specific if isinstance(specific, dict) else {}
-    label = _label(
-        severity, cvss.best_score(severity), specific.get("severity"), specific.get("urgency")
-    )
+    label = None
+    if severity or specific:
+        specific = specific if isinstance(specific, dict) else {}
+        label = _label(
+            severity, cvss.best_score(severity), specific.get("severity"), specific.get("urgency")
+        )
     return Affected(
         ecosystem=normalize_ecosystem(ecosystem),
         package=name,
@@ -190,13 +203,15 @@ def osv_to_advisory(doc: Any, source: str = "osv") -> Advisory:
     if upstream:
         specific["upstream"] = upstream
     label = _label(severity, score, specific.get("severity"))
-    references: list[str] = []
-    for ref in doc.get("references") or []:
-        url = ref.get("url") if isinstance(ref, dict) else None
-        if isinstance(url, str) and url not in references:
-            references.append(url)
-            if len(references) >= MAX_REFERENCES:
-                break
+    urls: dict[str, None] = {}
+    refs = doc.get("references")
+    if type(refs) is list:
+        for ref in refs:
+            url = ref.get("url") if type(ref) is dict else None
+            if type(url) is str:
+                urls[url] = None
+                if len(urls) >= MAX_REFERENCES:
+                    break
     return Advisory(
         id=vuln_id.strip(),
         source=source,
@@ -209,7 +224,7 @@ def osv_to_advisory(doc: Any, source: str = "osv") -> Advisory:
         cvss_score=score,
         severity_label=label or "UNKNOWN",
         affected=affected,
-        references=references,
+        references=list(urls),
         database_specific=specific,
     )
 
@@ -284,49 +299,51 @@ class OsvFeed(AdvisoryFeed):
 
     def _zip(self, path: Path) -> Iterator[Advisory]:
         try:
-            archive = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise VulnDbError(
-                f"{path} is not a readable zip archive: {exc}",
-                hint="download the file again; an interrupted download leaves a broken zip",
-            ) from exc
-        with archive, path.open("rb") as raw:
-            infos = [i for i in archive.infolist() if not i.is_dir()]
-            if len(infos) > MAX_MEMBERS:
+            raw = path.open("rb")
+            directory = path.open("rb")
+        except OSError as exc:
+            raise VulnDbError(f"cannot read {path}: {exc}") from exc
+        with raw, directory:
+            try:
+                count, entries = zip_entries(directory, MAX_MEMBERS)
+            except zipfile.BadZipFile as exc:
                 raise VulnDbError(
-                    f"{path} has {len(infos)} members, more than the limit of {MAX_MEMBERS}"
-                )
-            infos.sort(key=lambda i: i.header_offset)  # read the file front to back
+                    f"{path} is not a readable zip archive: {exc}",
+                    hint="download the file again; an interrupted download leaves a broken zip",
+                ) from exc
             total = 0
-            count = len(infos)
             self._done = 0
-            for info in infos:
-                where = f"{path.name}:{info.filename}"
-                if _hidden(info.filename) or not info.filename.lower().endswith(RECORD_SUFFIXES):
+            try:
+                for entry in entries:
+                    where = f"{path.name}:{entry.name}"
+                    if (
+                        entry.name.endswith("/")
+                        or _hidden(entry.name)
+                        or not entry.name.lower().endswith(RECORD_SUFFIXES)
+                    ):
+                        self._tick(count)
+                        continue
+                    if entry.file_size > MAX_RECORD_BYTES:
+                        self.stats.skip(where, f"declares {entry.file_size} bytes, over the limit")
+                        self._tick(count)
+                        continue
+                    try:
+                        data = read_zip_member(raw, entry, MAX_RECORD_BYTES)
+                    except MalformedRecord as exc:
+                        self.stats.skip(where, f"{exc} (zip bomb?)")
+                        self._tick(count)
+                        continue
+                    total += len(data)
+                    if total > MAX_TOTAL_BYTES:
+                        raise VulnDbError(
+                            f"{path} decompresses to more than {MAX_TOTAL_BYTES} bytes; refusing it"
+                        )
+                    yield from self._record(data, where)
                     self._tick(count)
-                    continue
-                if info.file_size > MAX_RECORD_BYTES:
-                    self.stats.skip(where, f"declares {info.file_size} bytes, over the limit")
-                    self._tick(count)
-                    continue
-                try:
-                    data = read_zip_member(archive, raw, info, MAX_RECORD_BYTES)
-                except MalformedRecord as exc:
-                    self.stats.skip(where, f"{exc} (zip bomb?)")
-                    self._tick(count)
-                    continue
-                except _DAMAGED as exc:
-                    raise VulnDbError(
-                        f"{where}: the archive is damaged ({exc})",
-                        hint="download the file again",
-                    ) from exc
-                total += len(data)
-                if total > MAX_TOTAL_BYTES:
-                    raise VulnDbError(
-                        f"{path} decompresses to more than {MAX_TOTAL_BYTES} bytes; refusing it"
-                    )
-                yield from self._record(data, where)
-                self._tick(count)
+            except _DAMAGED as exc:
+                raise VulnDbError(
+                    f"{path}: the archive is damaged ({exc})", hint="download the file again"
+                ) from exc
 
     def _tar(self, path: Path) -> Iterator[Advisory]:
         try:
@@ -379,43 +396,134 @@ def _decompressed(raw: IO[bytes]) -> IO[bytes]:
     return maybe_gunzip(raw)
 
 
-def read_zip_member(
-    archive: zipfile.ZipFile, raw: IO[bytes], info: zipfile.ZipInfo, limit: int
-) -> bytes:
+class ZipEntry(NamedTuple):
+    """What reading a member needs from its central directory record."""
+
+    name: str
+    header_offset: int
+    compress_size: int
+    file_size: int
+    crc: int
+    method: int
+    flags: int
+
+
+_EOCD = struct.Struct("<4s4H2LH")
+_EOCD64_LOCATOR = struct.Struct("<4sLQL")
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+
+
+def zip_entries(stream: IO[bytes], max_members: int) -> tuple[int, Iterator[ZipEntry]]:
+    """(member count, members in directory order), reading the central directory one
+    record at a time: a dump with hundreds of thousands of members costs no memory (the
+    ``zipfile`` module keeps a ``ZipInfo`` per member, about 600 bytes each).
+
+    Handles zip64; raises :class:`zipfile.BadZipFile` on anything malformed.
+    """
+    stream.seek(0, os.SEEK_END)
+    size = stream.tell()
+    tail_size = min(size, 65536 + _EOCD.size)
+    stream.seek(size - tail_size)
+    tail = stream.read(tail_size)
+    pos = tail.rfind(b"PK\x05\x06")
+    if pos < 0 or len(tail) - pos < _EOCD.size:
+        raise zipfile.BadZipFile("no end-of-central-directory record (truncated?)")
+    _, _, _, _, count, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, pos)
+    if count == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
+        locator = pos - _EOCD64_LOCATOR.size
+        if locator < 0 or tail[locator : locator + 4] != b"PK\x06\x07":
+            raise zipfile.BadZipFile("zip64 end-of-central-directory locator missing")
+        _, _, record_offset, _ = _EOCD64_LOCATOR.unpack_from(tail, locator)
+        stream.seek(record_offset)
+        record = stream.read(_EOCD64.size)
+        if len(record) != _EOCD64.size or record[:4] != b"PK\x06\x06":
+            raise zipfile.BadZipFile("zip64 end-of-central-directory record missing")
+        fields = _EOCD64.unpack(record)
+        count, cd_size, cd_offset = fields[7], fields[8], fields[9]
+    if count > max_members:
+        raise zipfile.BadZipFile(f"{count} members, more than the limit of {max_members}")
+    if cd_offset + cd_size > size:
+        raise zipfile.BadZipFile("the central directory lies past the end of the file")
+
+    def entries() -> Iterator[ZipEntry]:
+        stream.seek(cd_offset)
+        for _ in range(count):
+            fixed = stream.read(_CENTRAL.size)
+            if len(fixed) != _CENTRAL.size or fixed[:4] != b"PK\x01\x02":
+                raise zipfile.BadZipFile("bad central directory record")
+            fields = _CENTRAL.unpack(fixed)
+            flags, method = fields[5], fields[6]
+            crc, compress_size, file_size = fields[9], fields[10], fields[11]
+            name_length, extra_length, comment_length = fields[12], fields[13], fields[14]
+            header_offset = fields[18]
+            variable = stream.read(name_length + extra_length + comment_length)
+            if len(variable) != name_length + extra_length + comment_length:
+                raise zipfile.BadZipFile("truncated central directory")
+            raw_name = variable[:name_length]
+            name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
+            if 0xFFFFFFFF in (compress_size, file_size, header_offset):
+                extra = variable[name_length : name_length + extra_length]
+                file_size, compress_size, header_offset = _zip64_sizes(
+                    extra, file_size, compress_size, header_offset
+                )
+            yield ZipEntry(name, header_offset, compress_size, file_size, crc, method, flags)
+
+    return count, entries()
+
+
+def _zip64_sizes(extra: bytes, file_size: int, compress_size: int, offset: int) -> tuple[int, ...]:
+    pos = 0
+    while pos + 4 <= len(extra):
+        kind, length = struct.unpack_from("<HH", extra, pos)
+        body = extra[pos + 4 : pos + 4 + length]
+        if kind == 0x0001:
+            values = list(struct.unpack_from(f"<{len(body) // 8}Q", body))
+            if file_size == 0xFFFFFFFF and values:
+                file_size = values.pop(0)
+            if compress_size == 0xFFFFFFFF and values:
+                compress_size = values.pop(0)
+            if offset == 0xFFFFFFFF and values:
+                offset = values.pop(0)
+            break
+        pos += 4 + length
+    return file_size, compress_size, offset
+
+
+def read_zip_member(raw: IO[bytes], entry: ZipEntry, limit: int) -> bytes:
     """One member's bytes, inflating at most ``limit`` bytes whatever the member claims.
 
-    Stored and deflated members (all that OSV dumps use) are read straight from ``raw``,
-    which is several times faster than ``ZipFile.open`` for hundreds of thousands of small
-    members; anything else goes through ``zipfile``. Raises :class:`MalformedRecord` past
-    ``limit`` and :class:`zipfile.BadZipFile` when sizes or the CRC do not match.
+    Stored and deflated members (what OSV dumps use) are read straight from the file, which
+    is also several times faster than ``ZipFile.open`` for hundreds of thousands of small
+    members. Raises :class:`MalformedRecord` past ``limit`` and :class:`zipfile.BadZipFile`
+    when the member is encrypted, uses another method, or its sizes or CRC do not match.
     """
-    if info.flag_bits & 0x1:
-        raise zipfile.BadZipFile("encrypted member")
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        with archive.open(info) as member:
-            return read_capped(member, limit, info.filename)
-    if info.compress_size > limit + 65536:
-        raise MalformedRecord(f"compressed size {info.compress_size} is over the limit")
-    raw.seek(info.header_offset)
+    if entry.flags & 0x1:
+        raise zipfile.BadZipFile(f"{entry.name} is encrypted")
+    if entry.method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise zipfile.BadZipFile(f"{entry.name} uses compression method {entry.method}")
+    if entry.compress_size > limit + 65536:
+        raise MalformedRecord(f"compressed size {entry.compress_size} is over the limit")
+    raw.seek(entry.header_offset)
     header = raw.read(30)
     if len(header) != 30 or header[:4] != b"PK\x03\x04":
-        raise zipfile.BadZipFile("bad local file header")
+        raise zipfile.BadZipFile(f"bad local file header for {entry.name}")
     name_length, extra_length = struct.unpack("<HH", header[26:30])
     raw.seek(name_length + extra_length, os.SEEK_CUR)
-    compressed = raw.read(info.compress_size)
-    if len(compressed) != info.compress_size:
-        raise zipfile.BadZipFile("member data is truncated")
-    if info.compress_type == zipfile.ZIP_STORED:
+    compressed = raw.read(entry.compress_size)
+    if len(compressed) != entry.compress_size:
+        raise zipfile.BadZipFile(f"{entry.name} is truncated")
+    if entry.method == zipfile.ZIP_STORED:
         data = compressed
     else:
         inflater = zlib.decompressobj(-15)
         data = inflater.decompress(compressed, limit + 1)
         if len(data) > limit or inflater.unconsumed_tail:
             raise MalformedRecord(f"inflates to more than {limit} bytes")
-    if len(data) != info.file_size:
+    if len(data) != entry.file_size:
         raise zipfile.BadZipFile(
-            f"inflates to {len(data)} bytes, the directory says {info.file_size}"
+            f"{entry.name} inflates to {len(data)} bytes, the directory says {entry.file_size}"
         )
-    if zlib.crc32(data) != info.CRC:
-        raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
+    if zlib.crc32(data) != entry.crc:
+        raise zipfile.BadZipFile(f"Bad CRC-32 for file {entry.name!r}")
     return data
