@@ -496,3 +496,52 @@ def test_cli_mirror_index_writes_sha256sums(mirror: Path, tmp_path: Path) -> Non
         line.endswith("osv/PyPI/" + next((root / "osv/PyPI").glob("*.tar.gz")).name)
         for line in lines
     )
+
+
+def test_default_update_downloads_the_public_layout(
+    served: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve(served) as (url, requests):
+
+        def local_remotes(only: set[str] | None = None) -> list[sources.Remote]:
+            remotes = [
+                sources.Remote("alpine/v3.20/main.json", f"{url}/alpine/v3.20/main.json", True),
+                sources.Remote("alpine/v3.99/main.json", f"{url}/alpine/v3.99/main.json", True),
+                sources.Remote("kev.json", f"{url}/kev.json"),
+            ]
+            return [r for r in remotes if only is None or sources.feed_of(r.path) in only]
+
+        monkeypatch.setattr(sources, "default_remotes", local_remotes)
+        result = update_db(db_path=tmp_path / "db" / "v.sqlite", now=BUILT)
+    assert "/alpine/v3.99/main.json" in requests  # optional and absent: skipped
+    assert [s.name for s in result.sources] == ["alpine/v3.20/main", "kev"]
+    assert result.sources[0].location == f"{url}/alpine/v3.20/main.json"
+    assert sorted(p.name for p in (tmp_path / "db").iterdir()) == ["v.sqlite"]  # no downloads left
+
+
+def test_default_update_fails_on_a_missing_required_feed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve(tmp_path) as (url, _):
+        monkeypatch.setattr(
+            sources,
+            "default_remotes",
+            lambda only=None: [sources.Remote("kev.json", f"{url}/kev.json")],
+        )
+        with pytest.raises(VulnDbError, match="HTTP 404") as caught:
+            update_db(db_path=tmp_path / "db" / "v.sqlite")
+    assert f"{url}/kev.json" in caught.value.message
+    assert sorted(p.name for p in (tmp_path / "db").iterdir()) == []
+
+
+def test_alpine_yaml_is_read_when_there_is_no_json(tmp_path: Path) -> None:
+    from tests.conftest import realdata_path
+
+    yaml_file = realdata_path("feeds", "alpine-secdb", "v3.9", "main.yaml")
+    (tmp_path / "m" / "alpine" / "v3.9").mkdir(parents=True)
+    (tmp_path / "m" / "alpine" / "v3.9" / "main.yaml").write_bytes(yaml_file.read_bytes())
+    found = sources.discover(tmp_path / "m")
+    assert [(s.name, s.path.name) for s in found] == [("alpine/v3.9/main", "main.yaml")]
+    update_db(db_path=tmp_path / "v.sqlite", from_dir=tmp_path / "m")
+    with VulnDB.open(tmp_path / "v.sqlite") as db:
+        assert db.advisories_for("Alpine:v3.9", ["xen"])["xen"]
