@@ -430,3 +430,13 @@ def test_past_eol_counts_from_the_day_after() -> None:
     e = CatalogEntry.from_dict(entry(eol="2026-04-01"))
     assert not e.past_eol(date(2026, 4, 1))
     assert e.past_eol(date(2026, 4, 2))
+
+
+def test_unquoted_numbers_are_refused_with_a_quoting_hint() -> None:
+    with pytest.raises(CatalogValidationError) as err:
+        Catalog.from_dict({"version": 1, "entries": [entry(tags=[3.1])]})
+    assert err.value.path == ("entries", 0, "tags", 0)
+    assert "quote it" in err.value.rule
+    with pytest.raises(CatalogValidationError) as err:
+        Catalog.from_dict({"version": 1.0})
+    assert err.value.path == ("version",)

@@ -231,6 +231,12 @@ class _Reader:
     def str_list(self, key: str) -> tuple[str, ...]:
         out = []
         for i, item in enumerate(self.list_(key)):
+            if isinstance(item, int | float) and not isinstance(item, bool):
+                raise CatalogValidationError(
+                    (*self.at(key), i),
+                    f'must be a string, not the number {item}: quote it ("3.10" stays 3.10, '
+                    "3.10 unquoted is the number 3.1)",
+                )
             if not isinstance(item, str) or not item:
                 raise CatalogValidationError((*self.at(key), i), "must be a non-empty string")
             out.append(item)
@@ -946,7 +952,7 @@ class Catalog:
         version = r.raw("version")
         if version is None:
             raise CatalogValidationError(("version",), f"is required (version: {CATALOG_VERSION})")
-        if version != CATALOG_VERSION or isinstance(version, bool):
+        if type(version) is not int or version != CATALOG_VERSION:
             raise CatalogValidationError(
                 ("version",),
                 f"{version!r} is not a catalog version this baseguard reads "

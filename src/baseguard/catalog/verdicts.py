@@ -137,8 +137,8 @@ def _excepted(exception: CatalogException, covered: Judgement) -> Judgement:
     return Judgement(
         Verdict.EXCEPTED,
         f"exception {exception.id} (approved by {exception.approver}) until "
-        f"{exception.expires}: {exception.justification}; otherwise {covered.verdict.value}: "
-        f"{covered.reason}",
+        f"{exception.expires}: {exception.justification.rstrip('. ')}; "
+        f"otherwise {covered.verdict.value}: {covered.reason}",
         entry=covered.entry,
         variant=covered.variant,
         exception=exception.id,
