@@ -9,12 +9,11 @@ from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from baseguard.catalog.assess import SEVERITIES, Assessment
 from baseguard.cli import options
 from baseguard.cli.common import (
     EXIT_FINDINGS,
@@ -26,6 +25,12 @@ from baseguard.cli.common import (
     write_output,
 )
 from baseguard.errors import BaseguardError
+
+if TYPE_CHECKING:
+    from baseguard.catalog.assess import Assessment
+
+#: Highest first, as the assessment counts them (kept here so --help stays fast).
+SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "NEGLIGIBLE", "UNKNOWN")
 
 
 class AssessFormat(StrEnum):
@@ -327,6 +332,8 @@ def _verdict_lines(result: Assessment) -> list[str]:
 
 
 def render_table(result: Assessment, file: Path | None) -> None:
+    from rich.table import Table
+
     table = Table(title="Estate assessment: start hardening at the top", title_justify="left")
     for h in _headers(result):
         widest = max((len(i.reference) for i in result.images), default=10)
