@@ -12,8 +12,10 @@ from baseguard import __version__
 from baseguard.cli import analyze, assess, compare, db, fix, inventory, recommend, sbom
 from baseguard.cli import audit as audit_cli
 from baseguard.cli import catalog as catalog_cli
+from baseguard.cli import check as check_cli
 from baseguard.cli import report as report_cli
 from baseguard.cli import scan as scan_cli
+from baseguard.cli import serve as serve_cli
 from baseguard.cli import store as store_cli
 from baseguard.cli import verify as verify_cli
 from baseguard.cli.common import STATE
@@ -65,6 +67,8 @@ app.command(name="inventory")(inventory.inventory_command)
 app.command(name="assess")(assess.assess_command)
 app.add_typer(catalog_cli.app, name="catalog")
 app.command(name="verify")(verify_cli.verify_command)
+app.command(name="check")(check_cli.check_command)
+app.command(name="serve")(serve_cli.serve_command)
 app.add_typer(report_cli.app, name="report")
 app.command(name="recommend")(recommend.recommend_command)
 app.command(name="compare")(compare.compare_command)

@@ -1,0 +1,160 @@
+"""Admission decisions to the store's hash-chained audit log, off the request path.
+
+A decision must be answered in milliseconds, and one audit append is one durable transaction
+(an fsync on SQLite: several milliseconds). So the webhook hands each decision to an
+:class:`AuditWriter`, whose thread appends what has queued up since its last write as one
+audit event of kind ``admission.decision`` (``data.decisions`` lists them, oldest first): at a
+few requests a second that is one event per decision; under load, one per few milliseconds.
+The queue is bounded: when the store cannot keep up or is down, decisions past the bound are
+counted as dropped and logged, never allowed to stall admission. Closing the writer (server
+shutdown) writes what is queued. A process killed outright loses what was queued and not yet
+written (at most one write's worth under normal load).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from baseguard.errors import BaseguardError
+
+if TYPE_CHECKING:
+    from baseguard.store.store import Store
+
+log = logging.getLogger("baseguard.server")
+
+KIND = "admission.decision"
+#: Decisions per audit event at most.
+MAX_BATCH = 256
+#: Write attempts per batch before it is given up (and counted as dropped).
+ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class AuditItem:
+    subject: str
+    data: dict[str, Any]
+
+
+_STOP = object()
+
+
+class AuditWriter:
+    """A thread appending queued decisions to ``store`` (see module doc)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        actor: str = "baseguard-webhook",
+        max_queue: int = 10_000,
+        retry_wait: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.actor = actor
+        self.retry_wait = retry_wait
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
+        self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
+        self._lock = threading.Lock()
+        self.written = 0
+        self.events = 0
+        self.dropped = 0
+        self.errors = 0
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="baseguard-audit", daemon=True)
+            self._thread.start()
+
+    def submit(self, subject: str, data: dict[str, Any]) -> bool:
+        """Queue one decision; False (and counted as dropped) when the queue is full."""
+        try:
+            self._queue.put_nowait(AuditItem(subject, data))
+            return True
+        except queue.Full:
+            with self._lock:
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 1000 == 0:
+                    log.error("audit queue full: %d admission decisions dropped", self.dropped)
+            return False
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what is queued, then stop the thread."""
+        if self._thread is None:
+            return
+        self._closing.set()
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        self._thread = None
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything queued so far is written (tests, shutdown); True if it was."""
+        done = threading.Event()
+        try:
+            self._queue.put(done, timeout=timeout)
+        except queue.Full:
+            return False
+        return done.wait(timeout)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "decisionsWritten": self.written,
+            "eventsWritten": self.events,
+            "queued": self._queue.qsize(),
+            "dropped": self.dropped,
+            "errors": self.errors,
+            "lastError": self.last_error,
+        }
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            batch: list[AuditItem] = []
+            waiters: list[threading.Event] = []
+            item: object = first
+            while True:
+                if item is _STOP:
+                    stop = True
+                elif isinstance(item, threading.Event):
+                    waiters.append(item)
+                elif isinstance(item, AuditItem):
+                    batch.append(item)
+                if len(batch) >= MAX_BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._write(batch)
+            for waiter in waiters:
+                waiter.set()
+
+    def _write(self, batch: list[AuditItem]) -> None:
+        subject = batch[0].subject if len(batch) == 1 else f"{len(batch)} admission decisions"
+        data = {"decisions": [{"subject": i.subject, **i.data} for i in batch]}
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                self.store.record_event(KIND, subject[:255], data, self.actor)
+            except Exception as exc:  # the thread must outlive any store failure
+                message = exc.message if isinstance(exc, BaseguardError) else repr(exc)
+                with self._lock:
+                    self.errors += 1
+                    self.last_error = message
+                log.error("audit write failed (attempt %d of %d): %s", attempt, ATTEMPTS, message)
+                if attempt < ATTEMPTS:
+                    self._closing.wait(self.retry_wait)  # no wait once shutting down
+                    continue
+                with self._lock:
+                    self.dropped += len(batch)
+                return
+            with self._lock:
+                self.written += len(batch)
+                self.events += 1
+            return

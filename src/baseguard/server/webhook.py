@@ -1,0 +1,164 @@
+"""``POST /validate`` (the validating admission webhook), ``GET /healthz`` and ``GET /readyz``.
+
+``/validate`` takes an AdmissionReview v1 and answers one, always with HTTP 200 when the
+review could be read: allowed or denied, per the catalog (or per the failure mode when no
+catalog can be read, or when judging failed unexpectedly). A body that is not an
+AdmissionReview v1 is answered 400 (too large: 413) as problem+json with the reason. Every
+answered review is queued for the audit log.
+
+``/healthz`` says the process serves HTTP. ``/readyz`` is 200 once a catalog is loaded (even a
+stale one, while its file is broken: the reason is in the body) and 503 before.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from baseguard.gate.admission import (
+    AdmissionRequest,
+    Decision,
+    MalformedReviewError,
+    decide,
+    parse_review,
+    unavailable,
+)
+from baseguard.server.app import ServerState
+from baseguard.server.catalog_cache import CatalogUnavailableError
+from baseguard.server.problems import Problem
+
+log = logging.getLogger("baseguard.server")
+router = APIRouter(tags=["admission"])
+
+_REVIEW_SCHEMA = {
+    "type": "object",
+    "description": "An admission.k8s.io/v1 AdmissionReview, as the Kubernetes API server sends it.",
+    "required": ["apiVersion", "kind", "request"],
+    "properties": {
+        "apiVersion": {"const": "admission.k8s.io/v1"},
+        "kind": {"const": "AdmissionReview"},
+        "request": {"type": "object", "required": ["uid", "kind", "operation"]},
+    },
+}
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+_BODY = {"required": True, "content": {"application/json": {"schema": _REVIEW_SCHEMA}}}
+
+
+def state_of(request: Request) -> ServerState:
+    state = request.app.state.baseguard
+    assert isinstance(state, ServerState)
+    return state
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 beyond ``limit`` bytes (before reading it all)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise Problem(400, "Bad Request", "Content-Length is not a number") from None
+        if size > limit:
+            raise Problem(413, "Request too large", f"the body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise Problem(413, "Request too large", f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _malformed(detail: str, **extra: Any) -> Problem:
+    return Problem(400, "Malformed AdmissionReview", detail, **extra)
+
+
+def review(state: ServerState, doc: Any) -> tuple[AdmissionRequest, Decision, str | None]:
+    """Decide one parsed body: (request, decision, catalog sha256 or None).
+
+    Raises MalformedReviewError for a body that is not an AdmissionReview v1.
+    """
+    request = parse_review(doc)
+    failure_mode = state.settings.failure_mode
+    try:
+        snapshot = state.catalog.get()
+    except CatalogUnavailableError as exc:
+        log.error("no catalog for review %s: %s", request.uid, exc.message)
+        return (
+            request,
+            unavailable(request.uid, failure_mode=failure_mode, reason=exc.message),
+            None,
+        )
+    try:
+        decision = decide(
+            request,
+            snapshot.catalog,
+            today=state.settings.today(),
+            exempt_namespaces=state.exempt,
+            require_digest=state.settings.require_digest,
+        )
+    except MalformedReviewError:
+        raise
+    except Exception as exc:  # a bug must not become a 500 the API server retries blindly
+        log.exception("judging review %s failed", request.uid)
+        reason = f"internal error while judging ({type(exc).__name__})"
+        decision = unavailable(request.uid, failure_mode=failure_mode, reason=reason)
+    return request, decision, snapshot.sha256
+
+
+@router.post(
+    "/validate",
+    summary="Validating admission webhook (AdmissionReview v1)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _REVIEW_SCHEMA}},
+        }
+    },
+    responses={400: _PROBLEM, 413: _PROBLEM},
+)
+async def validate(request: Request) -> Response:
+    state = state_of(request)
+    body = await read_body(request, state.settings.max_body_bytes)
+    try:
+        doc = json.loads(body)
+    except RecursionError:
+        raise _malformed("the body is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise _malformed(f"the body is not JSON: {exc}") from None
+    try:
+        admission, decision, catalog_sha = review(state, doc)
+    except MalformedReviewError as exc:
+        raise _malformed(exc.message, path=exc.path) from None
+    if state.audit is not None:
+        data = decision.audit_data(admission)
+        data["catalogSha256"] = catalog_sha
+        if catalog_sha is not None and state.catalog.stale:
+            data["catalogStale"] = state.catalog.error
+        state.audit.submit(admission.subject, data)
+    if not decision.allowed:
+        log.info("denied %s (%s): %s", admission.subject, admission.uid, decision.message)
+    return JSONResponse(decision.review())
+
+
+@router.get("/healthz", summary="Liveness: the process serves HTTP", tags=["health"])
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness: a catalog is loaded",
+    tags=["health"],
+    responses={503: {"description": "no catalog loaded"}},
+)
+async def readyz(request: Request) -> JSONResponse:
+    state = state_of(request)
+    status = state.status()
+    ready = bool(status["catalog"]["loaded"])
+    return JSONResponse({"ready": ready, **status}, status_code=200 if ready else 503)
