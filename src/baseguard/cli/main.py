@@ -13,10 +13,12 @@ from baseguard.cli import analyze, assess, compare, db, fix, inventory, recommen
 from baseguard.cli import audit as audit_cli
 from baseguard.cli import catalog as catalog_cli
 from baseguard.cli import check as check_cli
+from baseguard.cli import push as push_cli
 from baseguard.cli import report as report_cli
 from baseguard.cli import scan as scan_cli
 from baseguard.cli import serve as serve_cli
 from baseguard.cli import store as store_cli
+from baseguard.cli import token as token_cli
 from baseguard.cli import verify as verify_cli
 from baseguard.cli.common import STATE
 
@@ -69,6 +71,8 @@ app.add_typer(catalog_cli.app, name="catalog")
 app.command(name="verify")(verify_cli.verify_command)
 app.command(name="check")(check_cli.check_command)
 app.command(name="serve")(serve_cli.serve_command)
+app.command(name="push")(push_cli.push_command)
+app.add_typer(token_cli.app, name="token")
 app.add_typer(report_cli.app, name="report")
 app.command(name="recommend")(recommend.recommend_command)
 app.command(name="compare")(compare.compare_command)
