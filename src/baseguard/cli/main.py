@@ -13,6 +13,7 @@ from baseguard.cli import analyze, assess, compare, db, fix, inventory, recommen
 from baseguard.cli import audit as audit_cli
 from baseguard.cli import catalog as catalog_cli
 from baseguard.cli import check as check_cli
+from baseguard.cli import policy as policy_cli
 from baseguard.cli import push as push_cli
 from baseguard.cli import report as report_cli
 from baseguard.cli import scan as scan_cli
@@ -68,6 +69,7 @@ app.command(name="scan")(scan_cli.scan_command)
 app.command(name="inventory")(inventory.inventory_command)
 app.command(name="assess")(assess.assess_command)
 app.add_typer(catalog_cli.app, name="catalog")
+app.add_typer(policy_cli.app, name="policy")
 app.command(name="verify")(verify_cli.verify_command)
 app.command(name="check")(check_cli.check_command)
 app.command(name="serve")(serve_cli.serve_command)
