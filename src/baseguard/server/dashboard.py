@@ -168,7 +168,7 @@ def bar_chart(rows: list[dict[str, Any]], width: int = 720) -> dict[str, Any]:
     """Horizontal stacked bars, one per image, split by severity."""
     label_w, bar_h, gap = 280, 22, 8
     peak = max([1, *(r["total"] for r in rows)])
-    plot_w = width - label_w - 60
+    plot_w = width - label_w - 110
     bars = []
     for i, row in enumerate(rows):
         y = i * (bar_h + gap)
