@@ -176,10 +176,14 @@ def _substitute(text: Any, data: dict[str, Any], options: Any) -> Any:
 
 
 def _kind_matches(resources: dict[str, Any], request: dict[str, Any]) -> bool:
+    """``Pod`` matches the pods/ephemeralcontainers subresource too: the reference
+    restrict-image-registries chainsaw test expects `kubectl debug` refused by a Pod rule."""
     kind = request["kind"]["kind"]
-    if request.get("subResource"):
-        kind = f"{kind}/{request['subResource']}"
-    return kind in resources.get("kinds", []) and request["operation"] in resources.get(
+    kinds = resources.get("kinds", [])
+    sub = request.get("subResource")
+    if sub and sub != "ephemeralcontainers" and f"{kind}/{sub}" not in kinds:
+        return False
+    return kind in kinds and request["operation"] in resources.get(
         "operations", [request["operation"]]
     )
 

@@ -114,7 +114,7 @@ def test_rules_cover_pods_controllers_and_cronjobs_explicitly(
         "ephemeralContainers][]",
     }
     kinds = {k for r in policy["spec"]["rules"] for k in r["match"]["any"][0]["resources"]["kinds"]}
-    assert {"Pod", "Pod/ephemeralcontainers", "Deployment", "CronJob", "Job"} <= kinds
+    assert {"Pod", "Deployment", "CronJob", "Job"} <= kinds
     assert policy["spec"]["validationFailureAction"] == "Enforce"
 
 
