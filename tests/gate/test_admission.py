@@ -17,6 +17,7 @@ from baseguard.gate.admission import (
     NOT_JUDGED,
     UNAVAILABLE,
     Decision,
+    ImageJudge,
     MalformedReviewError,
     containers,
     decide,
@@ -412,3 +413,28 @@ def test_gatekeeper_library_admission_reviews_are_read_once_made_v1() -> None:
         decision = decide(request, CATALOG, today=TODAY)
         assert decision.allowed is False  # nginx, tomcat, …: none of them is in the catalog
         assert all(c in decision.message for c in images), path.name
+
+
+# --------------------------------------------------------------------------- memo
+
+
+def test_the_memo_gives_each_container_its_own_decision_and_the_same_verdict() -> None:
+    judge_ = ImageJudge(CATALOG, size=2)
+    one = decide(parse_review(pod_review("registry.io/org/legacy:1")), judge_, today=TODAY)
+    spec = pod_spec([("api", "registry.io/org/legacy:1"), ("web", "registry.io/org/legacy:1")])
+    two = decide(parse_review(review(workload("Pod", spec))), judge_, today=TODAY)
+    assert (judge_.misses, judge_.hits) == (1, 2)
+    assert [d.container.name for d in two.images] == ["api", "web"]
+    assert "container api" in two.message and "container web" in two.message
+    assert one.images[0].judgement is two.images[0].judgement
+
+
+def test_the_memo_is_keyed_by_day_role_and_digest_rule_and_bounded() -> None:
+    judge_ = ImageJudge(CATALOG, size=2)
+    doc = pod_review("alpine:3.19")
+    later = TODAY.replace(year=2025)
+    assert decide(parse_review(doc), judge_, today=TODAY, require_digest=False).allowed is False
+    assert decide(parse_review(doc), judge_, today=later, require_digest=False).allowed is True
+    assert decide(parse_review(doc), judge_, today=later).reason == "digest-required"
+    assert judge_.misses == 3
+    assert len(judge_._memo) <= 2

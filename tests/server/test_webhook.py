@@ -229,7 +229,7 @@ def test_queued_decisions_are_written_when_the_server_stops(
 
 
 def _without(entry_id: str) -> dict[str, Any]:
-    data = json.loads(json.dumps(CATALOG_DATA))
+    data: dict[str, Any] = json.loads(json.dumps(CATALOG_DATA))
     data["entries"] = [e for e in data["entries"] if e["id"] != entry_id]
     for entry in data["entries"]:
         if entry.get("replaced_by") == entry_id:

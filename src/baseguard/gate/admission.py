@@ -24,7 +24,7 @@ would only keep its finalizers from being removed).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -414,6 +414,40 @@ def judge_image(
     return ImageDecision(container, reference, judgement, replacement, judgement.verdict.value)
 
 
+class ImageJudge:
+    """:func:`judge_image` against one catalog, memoised by (image, role, day, digest rule).
+
+    A cluster runs a few hundred distinct images, and judging one (reference parsing, entry
+    and exception matching) costs far more than a lookup; the webhook keeps one judge per
+    loaded catalog, so a new catalog starts a new memo. At most ``size`` judgements are kept
+    (the memo is emptied when full); ``size=0`` memoises nothing.
+    """
+
+    def __init__(self, catalog: Catalog, *, size: int = 8192) -> None:
+        self.catalog = catalog
+        self.size = size
+        self._memo: dict[tuple[str, str, date, bool], ImageDecision] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def __call__(self, container: Container, today: date, require_digest: bool) -> ImageDecision:
+        if self.size <= 0:
+            return judge_image(self.catalog, container, today, require_digest=require_digest)
+        key = (container.image, container.role, today, require_digest)
+        found = self._memo.get(key)
+        if found is None:
+            self.misses += 1
+            found = judge_image(self.catalog, container, today, require_digest=require_digest)
+            if len(self._memo) >= self.size:
+                self._memo.clear()
+            self._memo[key] = found
+        else:
+            self.hits += 1
+        if found.container is container:
+            return found
+        return replace(found, container=container)
+
+
 def _warning(image: ImageDecision) -> str | None:
     j = image.judgement
     if not image.allowed:
@@ -435,7 +469,7 @@ def _warning(image: ImageDecision) -> str | None:
 
 def decide(
     request: AdmissionRequest,
-    catalog: Catalog,
+    catalog: Catalog | ImageJudge,
     *,
     today: date,
     exempt_namespaces: Collection[str] = DEFAULT_EXEMPT,
@@ -454,9 +488,8 @@ def decide(
     if skip is not None:
         return Decision(request.uid, True, skip, NOT_JUDGED)
     found = containers(request)
-    judged = [
-        judge_image(catalog, c, today, require_digest=require_digest) for c in found if c.image
-    ]
+    judge_one = catalog if isinstance(catalog, ImageJudge) else ImageJudge(catalog, size=0)
+    judged = [judge_one(c, today, require_digest) for c in found if c.image]
     no_image = tuple(c.label for c in found if not c.image)
     denied = [d for d in judged if not d.allowed]
     warnings = [w for d in judged if (w := _warning(d)) is not None]

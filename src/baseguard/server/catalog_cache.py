@@ -20,13 +20,14 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from baseguard.catalog.model import Catalog
 from baseguard.errors import BaseguardError
+from baseguard.gate.admission import ImageJudge
 
 log = logging.getLogger("baseguard.server")
 
@@ -46,6 +47,8 @@ class CatalogSnapshot:
     sha256: str
     loaded_at: datetime
     path: str
+    #: Judgements of this catalog, memoised (a new catalog starts a new memo).
+    judge: ImageJudge = field(compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +57,7 @@ class CatalogSnapshot:
             "entries": len(self.catalog.entries),
             "exceptions": len(self.catalog.exceptions),
             "loadedAt": self.loaded_at.isoformat(),
+            "judgements": {"memoised": self.judge.misses, "served": self.judge.hits},
         }
 
 
@@ -129,7 +133,9 @@ class CatalogCache:
             else:
                 log.error("catalog %s: %s", self.path, exc.message)
             return
-        self._snapshot = CatalogSnapshot(catalog, digest, self._clock(), str(self.path))
+        self._snapshot = CatalogSnapshot(
+            catalog, digest, self._clock(), str(self.path), ImageJudge(catalog)
+        )
         self.error = self.error_at = None
         self.reloads += 1
         log.info(

@@ -97,7 +97,7 @@ def review(state: ServerState, doc: Any) -> tuple[AdmissionRequest, Decision, st
     try:
         decision = decide(
             request,
-            snapshot.catalog,
+            snapshot.judge,
             today=state.settings.today(),
             exempt_namespaces=state.exempt,
             require_digest=state.settings.require_digest,
