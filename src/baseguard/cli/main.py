@@ -21,6 +21,7 @@ from baseguard.cli import serve as serve_cli
 from baseguard.cli import store as store_cli
 from baseguard.cli import token as token_cli
 from baseguard.cli import verify as verify_cli
+from baseguard.cli import watch as watch_cli
 from baseguard.cli.common import STATE
 
 app = typer.Typer(
@@ -79,6 +80,8 @@ app.add_typer(report_cli.app, name="report")
 app.command(name="recommend")(recommend.recommend_command)
 app.command(name="compare")(compare.compare_command)
 app.command(name="fix")(fix.fix_command)
+app.command(name="watch")(watch_cli.watch_command)
+app.command(name="worker")(watch_cli.worker_command)
 
 
 def run() -> None:
