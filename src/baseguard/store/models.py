@@ -195,6 +195,7 @@ class AuditHeadRow(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str | None] = mapped_column(String(64))
 
+
 # The service's API tokens live in their own module; imported here so that the metadata
 # (and the migration check) knows their table.
 from baseguard.store import tokens as _tokens  # noqa: E402, F401
