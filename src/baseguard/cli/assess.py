@@ -348,7 +348,7 @@ def render_table(result: Assessment, file: Path | None) -> None:
         table.add_row(*row)
     console = stdout_console() if file is None else None
     if console is not None and not console.is_terminal:
-        console.width = max(console.width, 130)
+        console.width = max(console.width, 170)
     if console is None:
         from rich.console import Console
 
