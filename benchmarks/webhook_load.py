@@ -42,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -230,6 +231,18 @@ def start_server(work: Path, port: int, tls: bool) -> tuple[subprocess.Popen[byt
     return proc, url, client_ssl
 
 
+def rewrite_catalog(work: Path, entries: int, every: float, stop: threading.Event) -> None:
+    """Replace the catalog file every ``every`` seconds (as a ConfigMap update would)."""
+    n = 0
+    while not stop.wait(every):
+        n += 1
+        data = make_catalog(entries)
+        data["entries"][0]["notes"] = f"revision {n}"
+        tmp = work / "catalog.yaml.new"
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+        os.replace(tmp, work / "catalog.yaml")
+
+
 # --------------------------------------------------------------------------- open loop
 
 
@@ -385,6 +398,13 @@ def main() -> None:
     parser.add_argument("--wrk-seconds", type=int, default=10)
     parser.add_argument("--tls", action="store_true", help="HTTPS with a trustme CA")
     parser.add_argument("--no-wrk", action="store_true")
+    parser.add_argument(
+        "--reload-every",
+        type=float,
+        default=0.0,
+        help="rewrite the catalog (atomically, one note changed) every N seconds of the "
+        "fixed-rate run, to measure reloads under load",
+    )
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
 
@@ -402,6 +422,15 @@ def main() -> None:
     try:
         asyncio.run(open_loop("127.0.0.1", port, client_ssl, payloads, args.rate, args.warmup, 4))
         cpu0 = cpu_seconds(proc.pid)
+        stop_reloads = threading.Event()
+        reloader = None
+        if args.reload_every > 0:
+            reloader = threading.Thread(
+                target=rewrite_catalog,
+                args=(work, args.entries, args.reload_every, stop_reloads),
+                daemon=True,
+            )
+            reloader.start()
         fixed = asyncio.run(
             open_loop(
                 "127.0.0.1",
@@ -413,10 +442,17 @@ def main() -> None:
                 args.connections,
             )
         )
+        stop_reloads.set()
+        if reloader is not None:
+            reloader.join()
         fixed["serverCpuPercent"] = round(
             100 * (cpu_seconds(proc.pid) - cpu0) / max(fixed["seconds"], 1e-9), 1
         )
-        report["openLoop"] = {"targetRate": args.rate, **fixed}
+        report["openLoop"] = {
+            "targetRate": args.rate,
+            "reloadEvery": args.reload_every or None,
+            **fixed,
+        }
         if not args.no_wrk:
             cpu0 = cpu_seconds(proc.pid)
             wrk = run_wrk(url, work, payloads, args.wrk_seconds, args.connections)
@@ -452,7 +488,8 @@ def main() -> None:
         f"p99 {lat['p99']} ms, p99.9 {lat['p99.9']} ms, max {lat['max']} ms "
         f"-> target p99 < 10 ms: {'MET' if lat['p99'] < 10 else 'MISSED'}"
     )
-    print(f"  server CPU {o['serverCpuPercent']}% of one core")
+    reloads = f", catalog rewritten every {args.reload_every:g} s" if args.reload_every else ""
+    print(f"  server CPU {o['serverCpuPercent']}% of one core{reloads}")
     wrk = report.get("wrk")
     if wrk and "requestsPerSecond" in wrk:
         print(

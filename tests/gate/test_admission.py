@@ -438,3 +438,14 @@ def test_the_memo_is_keyed_by_day_role_and_digest_rule_and_bounded() -> None:
     assert decide(parse_review(doc), judge_, today=later).reason == "digest-required"
     assert judge_.misses == 3
     assert len(judge_._memo) <= 2
+
+
+def test_a_new_catalogs_memo_is_warmed_with_the_images_already_seen() -> None:
+    old = ImageJudge(CATALOG)
+    decide(parse_review(pod_review("registry.io/org/legacy:1", "nginx:1")), old, today=TODAY)
+    new = ImageJudge(catalog())
+    assert new.warm(old) == 2
+    before = new.misses
+    decision = decide(parse_review(pod_review("registry.io/org/legacy:1")), new, today=TODAY)
+    assert new.misses == before and new.hits == 1
+    assert decision.images[0].container.name == "c0"

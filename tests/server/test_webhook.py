@@ -26,7 +26,7 @@ from tests.gate.helpers import (
     workload,
     write_catalog,
 )
-from tests.server.conftest import Running, serving
+from tests.server.conftest import DEADLINE, Running, serving
 
 
 def decisions(store: Store) -> list[dict[str, Any]]:
@@ -237,7 +237,12 @@ def _without(entry_id: str) -> dict[str, Any]:
     return data
 
 
-def test_a_catalog_replaced_atomically_is_used_on_the_next_review(
+def settle(running: Running) -> None:
+    """Wait for the background reload that a review started (bounded)."""
+    assert running.state.catalog.wait_idle(DEADLINE), "the catalog reload did not finish"
+
+
+def test_a_replaced_catalog_takes_over_once_parsed_and_no_review_waits_for_it(
     settings: Settings, store: Store, catalog_file: Path
 ) -> None:
     with serving(settings, store) as running:
@@ -246,12 +251,28 @@ def test_a_catalog_replaced_atomically_is_used_on_the_next_review(
         new = catalog_file.with_name("catalog.new")
         write_catalog(new, _without("app"))
         os.replace(new, catalog_file)
-        answer = response(running, pod_review("registry.io/org/app:1.2"))
+        # This review starts the reload and is answered at once, from the catalog in memory.
+        during = response(running, pod_review("registry.io/org/app:1.2"))
+        settle(running)
+        after = response(running, pod_review("registry.io/org/app:1.2"))
         ready = running.client.get("/readyz").json()["catalog"]
-    assert answer["allowed"] is False
-    assert "not-in-catalog" in answer["status"]["message"]
+    assert during["allowed"] is True
+    assert after["allowed"] is False
+    assert "not-in-catalog" in after["status"]["message"]
     assert ready["sha256"] != before
     assert ready["reloads"] == 2
+
+
+def test_readyz_reflects_the_file_at_once(
+    settings: Settings, store: Store, catalog_file: Path
+) -> None:
+    with serving(settings, store) as running:
+        before = running.client.get("/readyz").json()["catalog"]["sha256"]
+        write_catalog(catalog_file.with_name("catalog.new"), _without("app"))
+        os.replace(catalog_file.with_name("catalog.new"), catalog_file)
+        after = running.client.get("/readyz").json()["catalog"]["sha256"]
+        assert response(running, pod_review("registry.io/org/app:1.2"))["allowed"] is False
+    assert after != before
 
 
 def test_a_configmap_symlink_swap_is_seen(settings: Settings, store: Store, tmp_path: Path) -> None:
@@ -267,6 +288,8 @@ def test_a_configmap_symlink_swap_is_seen(settings: Settings, store: Store, tmp_
         assert response(running, pod_review("registry.io/org/app:1.2"))["allowed"] is True
         (mount / "..data_tmp").symlink_to("v2")
         os.replace(mount / "..data_tmp", mount / "..data")
+        response(running, pod_review("registry.io/org/app:1.2"))
+        settle(running)
         assert response(running, pod_review("registry.io/org/app:1.2"))["allowed"] is False
 
 
@@ -276,6 +299,8 @@ def test_an_edit_in_place_is_seen(settings: Settings, store: Store, catalog_file
         stat = catalog_file.stat()
         write_catalog(catalog_file, _without("app"))
         os.utime(catalog_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+        response(running, pod_review("registry.io/org/app:1.2"))
+        settle(running)
         assert response(running, pod_review("registry.io/org/app:1.2"))["allowed"] is False
 
 
@@ -285,6 +310,8 @@ def test_a_broken_edit_keeps_the_last_good_catalog_and_readyz_says_why(
     with serving(settings, store) as running:
         assert response(running, pod_review("registry.io/org/app:1.2"))["allowed"] is True
         catalog_file.write_text("version: 1\nentries:\n  - id: [broken\n")
+        response(running, pod_review("registry.io/org/app:1.2"))
+        settle(running)
         answer = response(running, pod_review("registry.io/org/app:1.2", uid="after-break"))
         ready = running.client.get("/readyz")
         running.flush_audit()

@@ -447,6 +447,14 @@ class ImageJudge:
             return found
         return replace(found, container=container)
 
+    def warm(self, other: ImageJudge, limit: int = 4096) -> int:
+        """Judge, against this catalog, the images ``other`` has judged (a reload keeps the
+        memo of the running cluster's images warm); returns how many were judged."""
+        keys = list(other._memo)[:limit]
+        for image, role, today, require_digest in keys:
+            self(Container("", "", image, role), today, require_digest)
+        return len(keys)
+
 
 def _warning(image: ImageDecision) -> str | None:
     j = image.judgement

@@ -126,7 +126,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     ``store`` is used for the audit log instead of opening ``settings.db_url`` (the caller
     keeps owning it). Other parts of the service add their routers here.
     """
-    from baseguard.server import api, dashboard, webhook
+    from baseguard.server import api, dashboard, metrics, webhook
 
     state = ServerState(settings, store)
 
@@ -147,6 +147,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.state.baseguard = state
     problems.install(app)
     app.include_router(webhook.router)
+    app.include_router(metrics.router)
     api.install(app)
     dashboard.install(app)
     return app

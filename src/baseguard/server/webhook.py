@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from baseguard.gate.admission import (
     AdmissionRequest,
@@ -28,7 +29,7 @@ from baseguard.gate.admission import (
     unavailable,
 )
 from baseguard.server.app import ServerState
-from baseguard.server.catalog_cache import CatalogUnavailableError
+from baseguard.server.catalog_cache import CatalogSnapshot, CatalogUnavailableError
 from baseguard.server.problems import Problem
 
 log = logging.getLogger("baseguard.server")
@@ -78,22 +79,39 @@ def _malformed(detail: str, **extra: Any) -> Problem:
     return Problem(400, "Malformed AdmissionReview", detail, **extra)
 
 
-def review(state: ServerState, doc: Any) -> tuple[AdmissionRequest, Decision, str | None]:
-    """Decide one parsed body: (request, decision, catalog sha256 or None).
+async def current_catalog(state: ServerState) -> CatalogSnapshot:
+    """The catalog to judge with, never waiting for a reload when one is in memory.
+
+    Nothing changed: the catalog in memory. The file changed: a reload starts in the
+    background and this review is judged with the catalog in memory (the new one takes over
+    once parsed). Nothing in memory yet: wait for the load, off the event loop.
+    """
+    cache = state.catalog
+    snapshot = cache.fresh()
+    if snapshot is not None:
+        return snapshot
+    held = cache.current
+    if held is not None:
+        cache.refresh_in_background()
+        return held
+    return await run_in_threadpool(cache.get)
+
+
+async def review(
+    state: ServerState, doc: Any
+) -> tuple[AdmissionRequest, Decision, CatalogSnapshot | None]:
+    """Decide one parsed body: (request, decision, the catalog judged against or None).
 
     Raises MalformedReviewError for a body that is not an AdmissionReview v1.
     """
     request = parse_review(doc)
     failure_mode = state.settings.failure_mode
     try:
-        snapshot = state.catalog.get()
+        snapshot = await current_catalog(state)
     except CatalogUnavailableError as exc:
         log.error("no catalog for review %s: %s", request.uid, exc.message)
-        return (
-            request,
-            unavailable(request.uid, failure_mode=failure_mode, reason=exc.message),
-            None,
-        )
+        decision = unavailable(request.uid, failure_mode=failure_mode, reason=exc.message)
+        return request, decision, None
     try:
         decision = decide(
             request,
@@ -108,7 +126,7 @@ def review(state: ServerState, doc: Any) -> tuple[AdmissionRequest, Decision, st
         log.exception("judging review %s failed", request.uid)
         reason = f"internal error while judging ({type(exc).__name__})"
         decision = unavailable(request.uid, failure_mode=failure_mode, reason=reason)
-    return request, decision, snapshot.sha256
+    return request, decision, snapshot
 
 
 @router.post(
@@ -132,13 +150,13 @@ async def validate(request: Request) -> Response:
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         raise _malformed(f"the body is not JSON: {exc}") from None
     try:
-        admission, decision, catalog_sha = review(state, doc)
+        admission, decision, snapshot = await review(state, doc)
     except MalformedReviewError as exc:
         raise _malformed(exc.message, path=exc.path) from None
     if state.audit is not None:
         data = decision.audit_data(admission)
-        data["catalogSha256"] = catalog_sha
-        if catalog_sha is not None and state.catalog.stale:
+        data["catalogSha256"] = snapshot.sha256 if snapshot is not None else None
+        if snapshot is not None and state.catalog.stale:
             data["catalogStale"] = state.catalog.error
         state.audit.submit(admission.subject, data)
     if not decision.allowed:
@@ -159,6 +177,6 @@ async def healthz() -> dict[str, str]:
 )
 async def readyz(request: Request) -> JSONResponse:
     state = state_of(request)
-    status = state.status()
+    status = await run_in_threadpool(state.status)  # may reload the catalog
     ready = bool(status["catalog"]["loaded"])
     return JSONResponse({"ready": ready, **status}, status_code=200 if ready else 503)
