@@ -59,7 +59,8 @@ def serve_command(
         False, "--access-log", help="Log every HTTP request (decisions are in the audit log)."
     ),
 ) -> None:
-    """Serve the admission webhook: POST /validate, GET /healthz, GET /readyz.
+    """Serve baseguard: the admission webhook (POST /validate, GET /healthz, GET /readyz),
+    the REST API under /api and the dashboard (docs/service.md).
 
     The API server sends AdmissionReview v1 requests to /validate over HTTPS; each container,
     init container and ephemeral container image of a Pod or pod controller is judged against
