@@ -190,6 +190,15 @@ def test_an_invalid_image_reference_is_denied_not_an_error() -> None:
 # --------------------------------------------------------------------------- digests
 
 
+def test_an_invalid_unpinned_reference_is_reported_unpinned_first_as_the_policies_do() -> None:
+    doc = pod_review("Registry.io/UPPER:tag")
+    decision = decide(parse_review(doc), CATALOG, today=TODAY)
+    assert decision.reason == "digest-required"
+    assert "also" in decision.message
+    pinned = pod_review(f"Registry.io/UPPER:tag@{OTHER_DIGEST}")
+    assert decide(parse_review(pinned), CATALOG, today=TODAY).reason == "invalid-reference"
+
+
 def test_by_default_an_image_must_be_pinned_by_digest() -> None:
     decision = decide(parse_review(pod_review("registry.io/org/app:1.2")), CATALOG, today=TODAY)
     assert decision.allowed is False

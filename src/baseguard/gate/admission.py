@@ -23,6 +23,7 @@ would only keep its finalizers from being removed).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -75,6 +76,8 @@ REFUSAL_ORDER = (
     Verdict.DEV_IN_PRODUCTION.value,
 )
 ALLOWED_RULES = frozenset(v.value for v in ALLOWED)
+#: A reference that ends with a well-formed digest (what the policies test before parsing).
+_PINNED = re.compile(r"@(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
 
 #: Outcomes of a decision.
 JUDGED = "judged"
@@ -399,6 +402,12 @@ def judge_image(
         ref = parse_reference(container.image)
     except InvalidReferenceError as exc:
         judgement = Judgement(Verdict.NOT_IN_CATALOG, exc.message)
+        if require_digest and not _PINNED.search(container.image):
+            # The policies check the digest first: an invalid tag-only reference is unpinned.
+            detail = f"{DIGEST_REQUIRED}: images must be pinned by digest; also {exc.message}"
+            return ImageDecision(
+                container, container.image, judgement, None, DIGEST_REQUIRED, detail
+            )
         return ImageDecision(container, container.image, judgement, rule=INVALID_REFERENCE)
     reference = str(ref)
     judgement = judge(catalog, reference, container.role, today)
