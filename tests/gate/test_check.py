@@ -293,3 +293,30 @@ def test_sarif_with_a_scan_adds_severity_rules_and_results(repo: Path) -> None:
     assert crit["level"] == "error"
     assert "1 critical vulnerability (CVE-2026-9)" in crit["message"]["text"]
     assert crit["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "compose.yaml"
+
+
+# --------------------------------------------------------------------------- digests
+
+
+def test_fail_on_digest_required_fails_tag_only_uses_as_the_webhook_would(repo: Path) -> None:
+    (repo / "pinned").mkdir()
+    (repo / "pinned" / "Dockerfile").write_text(
+        "FROM registry.io/org/app@sha256:" + "a" * 64 + "\n"
+    )
+    result = run(repo, fail_on=("digest-required",))
+    failing = {u.use.reference for u in result.failing}
+    assert "registry.io/org/app:1.2" in failing  # compose.yaml: approved, but by tag
+    assert "registry.io/org/app@sha256:" + "a" * 64 not in failing
+    assert all(u.failures == ("digest-required",) for u in result.failing)
+    doc = json.loads(render_sarif(result))
+    jsonschema.Draft4Validator(sarif_schema()).validate(doc)
+    rules = [r["id"] for r in doc["runs"][0]["tool"]["driver"]["rules"]]
+    assert "digest-required" in rules
+    digest_results = [r for r in doc["runs"][0]["results"] if r["ruleId"] == "digest-required"]
+    assert len(digest_results) == len(result.failing)
+    assert all(r["level"] == "error" for r in digest_results)
+
+
+def test_digest_required_is_not_a_sarif_rule_unless_asked(repo: Path) -> None:
+    rules = json.loads(render_sarif(run(repo)))["runs"][0]["tool"]["driver"]["rules"]
+    assert "digest-required" not in [r["id"] for r in rules]

@@ -46,7 +46,8 @@ def check_command(
         "--fail-on",
         metavar="VALUE[,VALUE…]",
         help="Fail (exit 1) when a use has one of these verdicts: not-in-catalog, retired, "
-        "past-eol, dev-variant-in-production, proposed, deprecated, excepted; or, with --db, "
+        "past-eol, dev-variant-in-production, proposed, deprecated, excepted; is not pinned by "
+        "digest (digest-required, as the webhook requires); or, with --db, "
         "when its image has a critical (critical) or high-or-worse (high) vulnerability. "
         "Comma-separated or repeated; 'none' reports only. "
         "Default: not-in-catalog,retired,past-eol.",
@@ -220,6 +221,8 @@ def _rows(result: CheckResult) -> list[list[str]]:
         severity = checked.severity_text()
         if severity is not None:
             reason = f"{severity}; {reason}"
+        if "digest-required" in checked.failures:
+            reason = f"not pinned by digest; {reason}"
         row = [
             "FAIL" if checked.failing else "ok",
             where,

@@ -35,7 +35,10 @@ if TYPE_CHECKING:
 VERDICT_FAIL_ON = tuple(v.value for v in SEVERITY_ORDER if v is not Verdict.APPROVED)
 #: ``--fail-on`` values that need a vulnerability scan; each means "this severity or worse".
 SEVERITY_FAIL_ON = ("critical", "high")
-FAIL_ON_CHOICES = (*VERDICT_FAIL_ON, *SEVERITY_FAIL_ON)
+#: ``--fail-on`` value for a use whose reference is not pinned by digest (what the webhook and
+#: the generated admission policies refuse whatever the catalog says).
+DIGEST_REQUIRED = "digest-required"
+FAIL_ON_CHOICES = (*VERDICT_FAIL_ON, DIGEST_REQUIRED, *SEVERITY_FAIL_ON)
 DEFAULT_FAIL_ON = ("not-in-catalog", "retired", "past-eol")
 #: Severity labels at or above each severity ``--fail-on`` value.
 AT_OR_ABOVE = {"critical": ("CRITICAL",), "high": ("CRITICAL", "HIGH")}
@@ -77,6 +80,11 @@ def parse_fail_on(values: Iterable[str]) -> tuple[str, ...]:
     if saw_none and wanted:
         raise UsageError("--fail-on none cannot be combined with other values")
     return tuple(v for v in FAIL_ON_CHOICES if v in wanted)
+
+
+def pinned(reference: str) -> bool:
+    """True when ``reference`` names its image by digest (``…@sha256:…``)."""
+    return "@" in reference
 
 
 def needs_scan(fail_on: Iterable[str]) -> bool:
@@ -380,6 +388,8 @@ def check(
     for use in inventory.uses:
         judgement = judge(catalog, use.reference, use.role, today)
         failures = [judgement.verdict.value] if judgement.verdict.value in fail_on else []
+        if DIGEST_REQUIRED in fail_on and not pinned(use.reference):
+            failures.append(DIGEST_REQUIRED)
         vulns = None
         if vulnerabilities is not None and use.role in RUNNING_ROLES:
             vulns = vulnerabilities.get(use.reference)

@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from baseguard.catalog.verdicts import Verdict
-from baseguard.gate.check import CheckedUse, CheckResult
+from baseguard.gate.check import DIGEST_REQUIRED, CheckedUse, CheckResult
 from baseguard.report.sarif import SCHEMA_URI
 
 #: Rule id → (name, short description, default level, help text), verdict kinds first.
@@ -70,6 +70,16 @@ RULES: dict[str, tuple[str, str, str, str]] = {
         "note",
         "A live catalog exception allows this image until its expiry date; after that the "
         "verdict it covers applies again.",
+    ),
+}
+DIGEST_RULES: dict[str, tuple[str, str, str, str]] = {
+    DIGEST_REQUIRED: (
+        "ImageNotPinnedByDigest",
+        "Image not pinned by digest",
+        "error",
+        "The image is named by tag only. The admission webhook and the generated policies "
+        "refuse images that are not pinned by digest (image@sha256:…): pin it, for example "
+        "with `baseguard fix`.",
     ),
 }
 SEVERITY_RULES: dict[str, tuple[str, str, str, str]] = {
@@ -163,6 +173,21 @@ def _verdict_result(checked: CheckedUse, index: int) -> dict[str, Any]:
     return result
 
 
+def _digest_result(checked: CheckedUse, index: int) -> dict[str, Any]:
+    return {
+        "ruleId": DIGEST_REQUIRED,
+        "ruleIndex": index,
+        "level": "error",
+        "message": {
+            "text": f"{checked.use.reference} ({checked.use.role}) is not pinned by digest; "
+            "the admission webhook and policies refuse it"
+        },
+        "locations": [_location(checked)],
+        "partialFingerprints": {"catalogVerdict/v1": _fingerprint(DIGEST_REQUIRED, checked)},
+        "properties": {"image": checked.use.reference, "raw": checked.use.raw},
+    }
+
+
 def _severity_result(checked: CheckedUse, rule_id: str, index: int) -> dict[str, Any] | None:
     vulns = checked.vulnerabilities
     severity = _SEVERITY_OF_RULE[rule_id]
@@ -191,6 +216,8 @@ def render_sarif(result: CheckResult) -> str:
     from baseguard import __version__
 
     specs = dict(RULES)
+    if DIGEST_REQUIRED in result.fail_on:
+        specs.update(DIGEST_RULES)
     if result.scanned:
         specs.update(SEVERITY_RULES)
     rule_ids = list(specs)
@@ -199,6 +226,8 @@ def render_sarif(result: CheckResult) -> str:
     for checked in result.uses:
         if checked.verdict is not Verdict.APPROVED:
             results.append(_verdict_result(checked, index[checked.verdict.value]))
+        if DIGEST_REQUIRED in checked.failures:
+            results.append(_digest_result(checked, index[DIGEST_REQUIRED]))
         if result.scanned:
             for rule_id in SEVERITY_RULES:
                 item = _severity_result(checked, rule_id, index[rule_id])
