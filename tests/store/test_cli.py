@@ -94,12 +94,14 @@ def test_store_migrate_creates_the_store_named_by_the_environment(tmp_path: Path
     path = tmp_path / "env" / "store.sqlite"
     result = baseguard("store", "migrate", env={"BASEGUARD_DB": str(path)})
     assert result.returncode == 0, result.stderr
-    assert "at schema 0001" in result.stdout
+    from baseguard.store.migrations import HEAD
+
+    assert f"at schema {HEAD}" in result.stdout
     assert path.is_file()
     status = baseguard("store", "status", "-o", "json", env={"BASEGUARD_DB": str(path)})
     assert status.returncode == 0, status.stderr
     data = json.loads(status.stdout)
-    assert data["schema"] == data["schemaHead"] == "0001"
+    assert data["schema"] == data["schemaHead"] == HEAD
     assert data["backend"] == "sqlite"
     assert data["rows"]["audit_log"] == 0 and data["auditHead"] is None
 
