@@ -131,8 +131,17 @@ def signed_in(browser: Any, site: tuple[str, str]) -> tuple[Any, str]:
     shoot(browser, "login")
     browser.find_element(By.ID, "token").send_keys(token)
     browser.find_element(By.ID, "sign-in").click()
+    # The click returns before the form's POST and its redirect finish: wait (bounded) for
+    # the browser to land somewhere other than the login page, then check where.
+    _wait(browser, lambda d: not d.current_url.endswith("/dashboard/login"))
     assert browser.current_url == f"{url}/dashboard"
     return browser, url
+
+
+def _wait(browser: Any, condition: Any, seconds: float = 30) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, seconds, poll_frequency=0.05).until(condition)
 
 
 def test_a_wrong_token_does_not_sign_in(browser: Any, site: tuple[str, str]) -> None:
@@ -143,6 +152,7 @@ def test_a_wrong_token_does_not_sign_in(browser: Any, site: tuple[str, str]) -> 
     browser.get(f"{url}/dashboard/login")
     browser.find_element(By.ID, "token").send_keys("bgt_wrong")
     browser.find_element(By.ID, "sign-in").click()
+    _wait(browser, lambda d: d.find_elements(By.CLASS_NAME, "error"))
     assert "unknown or revoked" in browser.find_element(By.CLASS_NAME, "error").text
 
 
