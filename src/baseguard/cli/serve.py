@@ -58,6 +58,20 @@ def serve_command(
     access_log: bool = typer.Option(
         False, "--access-log", help="Log every HTTP request (decisions are in the audit log)."
     ),
+    watch_interval: str | None = typer.Option(
+        None,
+        "--watch-interval",
+        metavar="DURATION",
+        help="Also run `baseguard watch` cycles in the service every DURATION (6h, 1d…): "
+        "feeds refreshed, stored analyses re-matched, SLA clocks, alerts. Enable it on one "
+        "replica.",
+    ),
+    watch_from: Path | None = typer.Option(
+        None,
+        "--watch-from",
+        help="With --watch-interval: refresh the feeds from this mirror "
+        "directory (default: the public feeds).",
+    ),
 ) -> None:
     """Serve baseguard: the admission webhook (POST /validate, GET /healthz, GET /readyz),
     the REST API under /api and the dashboard (docs/service.md).
@@ -95,6 +109,17 @@ def serve_command(
         from baseguard.server.app import Settings, create_app, default_namespace
         from baseguard.store import open_store
 
+        every = None
+        watch_options = None
+        if watch_interval is not None:
+            from baseguard.catalog.model import parse_duration
+            from baseguard.monitor.cycle import WatchOptions
+
+            try:
+                every = parse_duration(watch_interval)
+            except ValueError as exc:
+                raise UsageError(f"--watch-interval: {exc}") from None
+            watch_options = WatchOptions(from_dir=watch_from)
         settings = Settings(
             catalog=catalog_file,
             failure_mode=failure_mode.value,
@@ -102,6 +127,8 @@ def serve_command(
             exempt_namespaces=tuple(exempt_namespace),
             db_url=db,
             require_digest=require_digest,
+            watch_interval=every,
+            watch_options=watch_options,
         )
         store = open_store(db)
         logging.basicConfig(

@@ -15,7 +15,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +65,10 @@ class Settings:
     audit_queue: int = 10_000
     require_digest: bool = True
     today: Callable[[], date] = field(default=lambda: datetime.now(UTC).date())
+    #: Run ``baseguard watch`` cycles on a thread every this often (None: never); needs the
+    #: store (``audit=True``). ``watch_options`` is a ``monitor.cycle.WatchOptions``.
+    watch_interval: timedelta | None = None
+    watch_options: Any = None
 
     def __post_init__(self) -> None:
         if self.failure_mode not in FAILURE_MODES:
@@ -86,6 +90,7 @@ class ServerState:
         self.store = store
         self._own_store = False
         self.audit: AuditWriter | None = None
+        self.watcher: Any = None
 
     def start(self) -> None:
         """Load the catalog, open the store (unless given) and start the audit writer."""
@@ -100,9 +105,19 @@ class ServerState:
                 self.store, actor=self.settings.actor, max_queue=self.settings.audit_queue
             )
             self.audit.start()
+            if self.settings.watch_interval is not None:
+                from baseguard.monitor.cycle import WatchOptions
+                from baseguard.server.watcher import Watcher
+
+                options = self.settings.watch_options or WatchOptions()
+                self.watcher = Watcher(self.store, options, self.settings.watch_interval)
+                self.watcher.start()
 
     def stop(self) -> None:
         """Write the queued audit records and close what :meth:`start` opened."""
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
         if self.audit is not None:
             self.audit.close()
             self.audit = None
@@ -117,6 +132,7 @@ class ServerState:
             "requireDigest": self.settings.require_digest,
             "exemptNamespaces": sorted(self.exempt),
             "audit": self.audit.status() if self.audit else None,
+            "watch": self.watcher.status() if self.watcher else None,
         }
 
 
