@@ -17,10 +17,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from baseguard.analysis.catalogers.base import CatalogContext, Cataloger, CatalogResult
-from baseguard.analysis.distro import Distro
+from baseguard.analysis.catalogers.base import (
+    CatalogContext,
+    Cataloger,
+    CatalogResult,
+    distro_qualifier,
+    earliest_layer,
+)
 from baseguard.analysis.packages import Package, make_purl, sort_packages
-from baseguard.image.fs import FileType, ImageFS
+from baseguard.image.fs import ImageFS
 
 DB_PATHS = ("lib/apk/db/installed", "usr/lib/apk/db/installed")
 
@@ -164,44 +169,6 @@ def resolve_depends(entries: list[ApkEntry]) -> dict[str, list[str]]:
                 names.add(target)
         out[entry.name] = sorted(names)
     return out
-
-
-def distro_qualifier(distro: Distro) -> str | None:
-    """``<id>-<version_id>`` (or codename) as used in the purl ``distro`` qualifier."""
-    if not distro.id:
-        return None
-    release = distro.version_id or distro.codename
-    return f"{distro.id}-{release}" if release else distro.id
-
-
-def earliest_layer(fs: ImageFS, paths: list[str], limit: int = 256) -> str | None:
-    """The digest of the lowest layer that wrote any of ``paths`` still in the image.
-
-    ``None`` when the image has no layer digests (a root directory) or none of the paths
-    exist. At most ``limit`` paths are looked up; a hit in the bottom layer ends early.
-    """
-    digests = fs.layer_digests
-    if not digests:
-        return None
-    best = len(digests)
-    entries = fs.entries
-    for path in paths[:limit]:
-        path = path.lstrip("/")
-        entry = entries.get(path)
-        if entry is None:
-            # Resolve only under a symlinked top directory (usrmerge: bin -> usr/bin);
-            # anything else missing was removed or never installed (nodocs).
-            top = entries.get(path.split("/", 1)[0])
-            if top is None or top.type is not FileType.SYMLINK:
-                continue
-            entry = fs.get(path)
-        if entry is None or entry.type is FileType.DIRECTORY or entry.layer < 0:
-            continue
-        if entry.layer < best:
-            best = entry.layer
-            if best == 0:
-                break
-    return digests[best] if best < len(digests) else None
 
 
 class ApkCataloger(Cataloger):

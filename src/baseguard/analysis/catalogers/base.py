@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from baseguard.analysis.distro import Distro
 from baseguard.analysis.packages import CatalogIssue, Package
-from baseguard.image.fs import ImageFS, Inspector
+from baseguard.image.fs import FileType, ImageFS, Inspector
 
 
 @dataclass
@@ -63,3 +63,41 @@ def all_capture_patterns(catalogers: Iterable[Cataloger]) -> tuple[str, ...]:
         for pattern in cataloger.capture:
             seen.setdefault(pattern, None)
     return tuple(seen)
+
+
+def distro_qualifier(distro: Distro) -> str | None:
+    """``<id>-<version_id>`` (or codename) as used in the purl ``distro`` qualifier."""
+    if not distro.id:
+        return None
+    release = distro.version_id or distro.codename
+    return f"{distro.id}-{release}" if release else distro.id
+
+
+def earliest_layer(fs: ImageFS, paths: list[str], limit: int = 256) -> str | None:
+    """The digest of the lowest layer that wrote any of ``paths`` still in the image.
+
+    ``None`` when the image has no layer digests (a root directory) or none of the paths
+    exist. At most ``limit`` paths are looked up; a hit in the bottom layer ends early.
+    """
+    digests = fs.layer_digests
+    if not digests:
+        return None
+    best = len(digests)
+    entries = fs.entries
+    for path in paths[:limit]:
+        path = path.lstrip("/")
+        entry = entries.get(path)
+        if entry is None:
+            # Resolve only under a symlinked top directory (usrmerge: bin -> usr/bin);
+            # anything else missing was removed or never installed (nodocs).
+            top = entries.get(path.split("/", 1)[0])
+            if top is None or top.type is not FileType.SYMLINK:
+                continue
+            entry = fs.get(path)
+        if entry is None or entry.type is FileType.DIRECTORY or entry.layer < 0:
+            continue
+        if entry.layer < best:
+            best = entry.layer
+            if best == 0:
+                break
+    return digests[best] if best < len(digests) else None

@@ -24,8 +24,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from baseguard.analysis.catalogers.base import CatalogContext, Cataloger, CatalogResult
-from baseguard.analysis.distro import Distro
+from baseguard.analysis.catalogers.base import (
+    CatalogContext,
+    Cataloger,
+    CatalogResult,
+    distro_qualifier,
+)
 from baseguard.analysis.packages import Package, make_purl, sort_packages
 from baseguard.image.fs import FileType, ImageFS
 
@@ -163,14 +167,6 @@ def copyright_licenses(text: str) -> list[str]:
         for match in _COMMON_LICENSE.finditer(text):
             found.add(match.group(1).rstrip("."))
     return sorted(found)
-
-
-def distro_qualifier(distro: Distro) -> str | None:
-    """``<id>-<version_id>`` (or codename) as used in the purl ``distro`` qualifier."""
-    if not distro.id:
-        return None
-    release = distro.version_id or distro.codename
-    return f"{distro.id}-{release}" if release else distro.id
 
 
 @dataclass(slots=True)

@@ -19,7 +19,13 @@ image of several layers, or a file require no provide satisfies).
 
 from __future__ import annotations
 
-from baseguard.analysis.catalogers.base import CatalogContext, Cataloger, CatalogResult
+from baseguard.analysis.catalogers.base import (
+    CatalogContext,
+    Cataloger,
+    CatalogResult,
+    distro_qualifier,
+    earliest_layer,
+)
 from baseguard.analysis.catalogers.rpmdb import HeaderError, RpmdbError, parse_header, read_rpmdb
 from baseguard.analysis.catalogers.rpmdb import header as tags
 from baseguard.analysis.distro import Distro
@@ -63,40 +69,6 @@ def namespace_for(distro: Distro) -> str | None:
     if not distro.id:
         return None
     return _NAMESPACES.get(distro.id, distro.id)
-
-
-def distro_qualifier(distro: Distro) -> str | None:
-    """``<id>-<version_id>`` (or codename) as used in the purl ``distro`` qualifier."""
-    if not distro.id:
-        return None
-    release = distro.version_id or distro.codename
-    return f"{distro.id}-{release}" if release else distro.id
-
-
-def earliest_layer(fs: ImageFS, paths: list[str], limit: int = 256) -> str | None:
-    """The digest of the lowest layer that wrote any of ``paths`` still in the image."""
-    digests = fs.layer_digests
-    if not digests:
-        return None
-    best = len(digests)
-    entries = fs.entries
-    for path in paths[:limit]:
-        path = path.lstrip("/")
-        entry = entries.get(path)
-        if entry is None:
-            # Resolve only under a symlinked top directory (usrmerge: bin -> usr/bin);
-            # anything else missing was removed or never installed (nodocs).
-            top = entries.get(path.split("/", 1)[0])
-            if top is None or top.type is not FileType.SYMLINK:
-                continue
-            entry = fs.get(path)
-        if entry is None or entry.type is FileType.DIRECTORY or entry.layer < 0:
-            continue
-        if entry.layer < best:
-            best = entry.layer
-            if best == 0:
-                break
-    return digests[best] if best < len(digests) else None
 
 
 _CORE_TAGS = tags.PACKAGE_TAGS - tags.FILE_TAGS
