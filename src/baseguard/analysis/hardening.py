@@ -539,8 +539,10 @@ def collect_facts(image: Image, fs: ImageFS, *, now: datetime | None = None) -> 
 # -- human summary -----------------------------------------------------------------------------
 
 
-def format_size(size: int) -> str:
-    """Decimal units as registries and ``docker images`` show them: ``3.4 MB``."""
+def format_size(size: int | None) -> str:
+    """Decimal units as registries and ``docker images`` show them: ``3.4 MB`` (``-``: unknown)."""
+    if size is None:
+        return "-"
     if size < 1000:
         return f"{size} B"
     value = float(size)

@@ -23,7 +23,7 @@ from typing import Any
 
 from baseguard import __version__
 from baseguard.analysis.analyze import Analysis, analyze_image
-from baseguard.analysis.hardening import Facts
+from baseguard.analysis.hardening import Facts, format_size
 from baseguard.catalog.assess import SEVERITIES, AnalysisCache
 from baseguard.catalog.imagestore import ImageStore
 from baseguard.errors import BaseguardError
@@ -37,18 +37,6 @@ from baseguard.refs import parse_reference
 ATTACHMENT_KINDS = ("signature", "provenance", "sbom", "vex")
 #: Transports that name a local file or directory (never looked up in a store or registry).
 LOCAL_TRANSPORTS = frozenset({"oci", "oci-archive", "docker-archive", "dir"})
-
-
-def format_size(n: int | None) -> str:
-    """``683.1 kB``, ``1.3 MB``: decimal units, as registries and ``docker images`` show."""
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
 
 
 @dataclass

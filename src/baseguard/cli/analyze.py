@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from baseguard.cli import options
-from baseguard.cli.common import reported_errors, stdout_console, write_output
+from baseguard.cli.common import report_console, reported_errors, write_output
 
 if TYPE_CHECKING:
     from baseguard.analysis.analyze import Analysis
@@ -113,13 +113,5 @@ def render_table(result: Analysis, file: Path | None) -> None:
         table.add_row("[yellow]Warning[/]", warning)
     if len(result.warnings) > 20:
         table.add_row("[yellow]Warning[/]", f"… and {len(result.warnings) - 20} more (-o json)")
-    if file is None:
-        stdout_console().print(table)
-    else:
-        import io
-
-        from rich.console import Console
-
-        console = Console(record=True, width=120, file=io.StringIO())
+    with report_console(file, width=120) as console:
         console.print(table)
-        write_output(console.export_text(), file)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 from collections.abc import Callable
-from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,13 +16,12 @@ from baseguard.cli import options
 from baseguard.cli.common import (
     EXIT_FINDINGS,
     STATE,
+    report_console,
     reported_errors,
     show_progress,
     stderr_console,
-    stdout_console,
     write_output,
 )
-from baseguard.errors import BaseguardError
 
 if TYPE_CHECKING:
     from baseguard.catalog.assess import Assessment
@@ -113,15 +110,10 @@ def assess_command(
     from baseguard.vulndb.store import VulnDB
 
     with reported_errors():
-        args: dict[str, str] = {}
-        for item in build_arg:
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                raise UsageError(f"--build-arg {item!r}: expected KEY=VALUE")
-            args[key] = value
+        args = options.parse_build_args(build_arg)
         if on_date is not None and catalog_file is None:
             raise UsageError("--date judges a catalog: give --catalog FILE too")
-        today = _parse_day(on_date) if on_date is not None else None
+        today = options.parse_day(on_date)
         catalog = load_catalog(catalog_file) if catalog_file is not None else None
         vex_docs = [load_vex(p) for p in vex]
         store = ImageStore(images) if images else None
@@ -175,16 +167,6 @@ def assess_command(
                 raise typer.Exit(EXIT_FINDINGS)
 
 
-def _parse_day(text: str) -> date:
-    from baseguard.catalog.model import parse_date
-    from baseguard.errors import UsageError
-
-    try:
-        return parse_date(text)
-    except BaseguardError:
-        raise UsageError(f"--date {text!r}: expected a date as YYYY-MM-DD") from None
-
-
 def _run(
     run: Callable[[Callable[[str, str], None] | None], Assessment], distinct: int
 ) -> Assessment:
@@ -207,16 +189,6 @@ def _run(
             bars.update(task, advance=1, description=ref)
 
         return run(tick)
-
-
-def _size(n: int | None) -> str:
-    if not n:
-        return "-"
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
-    return f"{n:.1f} TB"
 
 
 def _surface(d: dict[str, object]) -> str:
@@ -246,6 +218,8 @@ def _rows(result: Assessment) -> list[list[str]]:
 
 
 def _base_rows(result: Assessment) -> list[list[str]]:
+    from baseguard.analysis.hardening import format_size
+
     rows = []
     for rank, image in enumerate(result.images, start=1):
         d = image.to_dict()
@@ -273,7 +247,7 @@ def _base_rows(result: Assessment) -> list[list[str]]:
                 str(d["vulnerabilities"]["fixable"]),
                 str(d["vulnerabilities"]["kev"]),
                 _surface(d),
-                _size(d["compressedSize"]),
+                format_size(d["compressedSize"] or None),
             ]
         )
     return rows
@@ -346,25 +320,13 @@ def render_table(result: Assessment, file: Path | None) -> None:
         )
     for row in _rows(result):
         table.add_row(*row)
-    console = stdout_console() if file is None else None
-    if console is not None and not console.is_terminal:
-        console.width = max(console.width, 170)
-    if console is None:
-        from rich.console import Console
-
-        rec = Console(record=True, width=160, file=io.StringIO())
-        rec.print(table)
-        rec.print(_summary(result))
+    with report_console(file, width=160, min_piped_width=170) as console:
+        console.print(table)
+        console.print(_summary(result))
+        if result.build_only:
+            console.print(f"Build-only images (not scanned): {', '.join(result.build_only)}")
         for line in _verdict_lines(result):
-            rec.print(escape(line))
-        write_output(rec.export_text(), file)
-        return
-    console.print(table)
-    console.print(_summary(result))
-    if result.build_only:
-        console.print(f"Build-only images (not scanned): {', '.join(result.build_only)}")
-    for line in _verdict_lines(result):
-        console.print(escape(line))
+            console.print(escape(line))
 
 
 def to_markdown(result: Assessment) -> str:

@@ -21,6 +21,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from baseguard.cli import options
 from baseguard.cli.common import STATE, reported_errors, stderr_console, stdout_console
 
 app = typer.Typer(
@@ -76,16 +77,8 @@ def _actor(actor: str | None) -> str:
     return name.strip()
 
 
-def _day(text: str | None, option: str = "--date") -> date:
-    from baseguard.catalog.model import parse_date
-    from baseguard.errors import BaseguardError, UsageError
-
-    if text is None:
-        return date.today()
-    try:
-        return parse_date(text)
-    except BaseguardError:
-        raise UsageError(f"{option} {text!r}: expected a date as YYYY-MM-DD") from None
+def _today(text: str | None, option: str = "--date") -> date:
+    return options.parse_day(text, option) or date.today()
 
 
 def _note(text: str) -> None:
@@ -249,7 +242,7 @@ def validate_command(
     from baseguard.catalog.spec import load_catalog
 
     with reported_errors():
-        today = _day(on)
+        today = _today(on)
         cat = load_catalog(catalog)
         states = {s: sum(1 for e in cat.entries if e.state == s) for s in _states()}
         shown = ", ".join(f"{n} {s}" for s, n in states.items() if n) or "none"
@@ -287,7 +280,7 @@ def list_command(
     from baseguard.errors import UsageError
 
     with reported_errors():
-        today = _day(on)
+        today = _today(on)
         if state is not None and state not in _states():
             raise UsageError(f"--state {state!r}: use one of {', '.join(_states())}")
         cat = load_catalog(catalog)
@@ -466,7 +459,7 @@ def add_command(
     from baseguard.errors import UsageError
 
     with reported_errors():
-        who, today = _actor(actor), _day(on)
+        who, today = _actor(actor), _today(on)
         data: dict[str, Any] = {
             "id": entry_id,
             "provider": provider,
@@ -552,7 +545,7 @@ def _move(
     from baseguard.catalog.spec import CatalogDocument, locked
 
     with reported_errors():
-        who, today = _actor(actor), _day(on)
+        who, today = _actor(actor), _today(on)
         with locked(catalog):
             doc = CatalogDocument.load(catalog)
             entry = doc.catalog.get(entry_id)
@@ -704,8 +697,8 @@ def except_command(
     from baseguard.catalog.spec import CatalogDocument, locked
 
     with reported_errors():
-        who, today = _actor(actor), _day(on)
-        until = _day(expires, "--expires")
+        who, today = _actor(actor), _today(on)
+        until = _today(expires, "--expires")
         if until < today:
             raise CatalogError(
                 f"--expires {until} is in the past (today is {today})",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,15 +15,13 @@ from rich.table import Table
 from baseguard.cli import options
 from baseguard.cli.common import (
     STATE,
+    report_console,
     reported_errors,
     stderr_console,
-    stdout_console,
     write_output,
 )
 
 if TYPE_CHECKING:
-    from datetime import date
-
     from baseguard.gate.check import CheckResult, ImageVulnerabilities
     from baseguard.inventory.model import Inventory
 
@@ -128,13 +126,8 @@ def check_command(
             )
         if offline and images is None:
             raise UsageError("--offline scans only images in --images: give --images DIR")
-        args: dict[str, str] = {}
-        for item in build_arg:
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                raise UsageError(f"--build-arg {item!r}: expected KEY=VALUE")
-            args[key] = value
-        today = _day(on_date)
+        args = options.parse_build_args(build_arg)
+        today = options.parse_day(on_date) or date.today()
         catalog = load_catalog(catalog_file)
         inventory = collect_uses(paths or [Path(".")], root=root or Path("."), build_args=args)
         vulnerabilities = None
@@ -164,20 +157,6 @@ def check_command(
                 err.print(escape(result.summary()), soft_wrap=True)
         if result.exit_code:
             raise typer.Exit(result.exit_code)
-
-
-def _day(text: str | None) -> date:
-    from datetime import date
-
-    from baseguard.catalog.model import parse_date
-    from baseguard.errors import BaseguardError, UsageError
-
-    if text is None:
-        return date.today()
-    try:
-        return parse_date(text)
-    except BaseguardError:
-        raise UsageError(f"--date {text!r}: expected a date as YYYY-MM-DD") from None
 
 
 def _scan(
@@ -250,17 +229,7 @@ def render_table(result: CheckResult, file: Path | None) -> None:
     for row in _rows(result):
         style = "bold red" if row[0] == "FAIL" else None
         table.add_row(*(escape(c) for c in row), style=style)
-    if file is not None:
-        from rich.console import Console
-
-        rec = Console(record=True, width=160, file=io.StringIO())
-        rec.print(table)
-        rec.print(escape(result.summary()))
-        write_output(rec.export_text(), file)
-        return
-    console = stdout_console()
-    if not console.is_terminal:
-        console.width = max(console.width, 160)
-    if result.uses:
-        console.print(table)
-    console.print(escape(result.summary()))
+    with report_console(file, width=160, min_piped_width=160) as console:
+        if result.uses:
+            console.print(table)
+        console.print(escape(result.summary()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import tempfile
@@ -101,6 +102,33 @@ def write_output(text: str, file: Path | None) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def report_console(
+    file: Path | None,
+    *,
+    width: int,
+    record_when_piped: bool = False,
+    min_piped_width: int | None = None,
+) -> Iterator[Console]:
+    """The console a command prints its report to, the same way for every command.
+
+    On the terminal (``file`` None): the live console. Into ``file`` — or, with
+    ``record_when_piped``, to a piped stdout — a recording ``width`` columns wide, written
+    atomically when the block ends (nothing is written if it raises). ``min_piped_width``
+    widens the live console when stdout is not a terminal.
+    """
+    if file is None:
+        console = stdout_console()
+        if console.is_terminal or not record_when_piped:
+            if not console.is_terminal and min_piped_width:
+                console.width = max(console.width, min_piped_width)
+            yield console
+            return
+    recording = Console(record=True, width=width, file=io.StringIO())
+    yield recording
+    write_output(recording.export_text(), file)
 
 
 def show_progress() -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 from enum import StrEnum
@@ -10,12 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from baseguard.cli import options
-from baseguard.cli.common import reported_errors, stderr_console, stdout_console, write_output
+from baseguard.cli.common import report_console, reported_errors, stderr_console, write_output
 from baseguard.cli.recommend import IMAGES, OFFLINE, measurer_for, open_options
 
 if TYPE_CHECKING:
@@ -96,17 +94,11 @@ def render_table(result: Comparison, file: Path | None) -> None:
     table.add_column("B", overflow="fold")
     for row in rows[1:]:
         table.add_row(*(escape(c) for c in row))
-    console = stdout_console() if file is None else None
-    recording = console is None or not console.is_terminal
-    if recording:
-        console = Console(record=True, width=160, file=io.StringIO())
-    assert console is not None
-    console.print(f"A: {escape(rows[0][1])}", soft_wrap=True)
-    console.print(f"B: {escape(rows[0][2])}", soft_wrap=True)
-    console.print(table)
-    console.print(escape(NOTE), soft_wrap=True)
-    if recording:
-        write_output(console.export_text(), file)
+    with report_console(file, width=160, record_when_piped=True) as console:
+        console.print(f"A: {escape(rows[0][1])}", soft_wrap=True)
+        console.print(f"B: {escape(rows[0][2])}", soft_wrap=True)
+        console.print(table)
+        console.print(escape(NOTE), soft_wrap=True)
 
 
 def to_markdown(result: Comparison) -> str:

@@ -26,7 +26,6 @@ from baseguard.cli.recommend import (
     measurer_for,
     open_options,
 )
-from baseguard.cli.recommend import parse_day as _parse_day
 
 
 def fix_command(
@@ -64,7 +63,7 @@ def fix_command(
     from baseguard.catalog.spec import load_catalog
 
     with reported_errors():
-        today = _parse_day(on_date)
+        today = options.parse_day(on_date)
         catalog = load_catalog(catalog_file)
         check_prefer(catalog, prefer)
         opts = open_options(None, insecure, ca_file)

@@ -16,9 +16,9 @@ from rich.table import Table
 from baseguard.cli import options
 from baseguard.cli.common import (
     STATE,
+    report_console,
     reported_errors,
     stderr_console,
-    stdout_console,
     write_output,
 )
 from baseguard.inventory.model import Inventory
@@ -83,12 +83,7 @@ def inventory_command(
     from baseguard.inventory.scan import inventory_paths
 
     with reported_errors():
-        args: dict[str, str] = {}
-        for item in build_arg:
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                raise UsageError(f"--build-arg {item!r}: expected KEY=VALUE")
-            args[key] = value
+        args = options.parse_build_args(build_arg)
         if not paths and not cluster and not registry:
             raise UsageError(
                 "nothing to inventory", hint="give PATHs, --registry HOST and/or --cluster"
@@ -201,11 +196,5 @@ def render_table(result: Inventory, file: Path | None) -> None:
         if len(uses) > 3:
             where += f", … {len(uses) - 3} more"
         table.add_row(ref, str(counts[ref]), ", ".join(sorted({u.role for u in uses})), where)
-    if file is None:
-        stdout_console().print(table)
-    else:
-        from rich.console import Console
-
-        console = Console(record=True, width=160, file=io.StringIO())
+    with report_console(file, width=160) as console:
         console.print(table)
-        write_output(console.export_text(), file)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,32 @@ MAX_BYTES = typer.Option(
 )
 MAX_FILES = typer.Option(None, "--max-files", help="Refuse images with more files than this.")
 STRICT = typer.Option(False, "--strict", help="Fail (exit 2) if any package file cannot be read.")
+
+
+def parse_day(text: str | None, option: str = "--date") -> date | None:
+    """A ``YYYY-MM-DD`` option as a date (None when not given), or a usage error naming it."""
+    from baseguard.catalog.model import parse_date
+    from baseguard.errors import BaseguardError, UsageError
+
+    if text is None:
+        return None
+    try:
+        return parse_date(text)
+    except BaseguardError:
+        raise UsageError(f"{option} {text!r}: expected a date as YYYY-MM-DD") from None
+
+
+def parse_build_args(items: list[str]) -> dict[str, str]:
+    """``--build-arg KEY=VALUE`` options as a dict (the last value of a key wins)."""
+    from baseguard.errors import UsageError
+
+    args: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--build-arg {item!r}: expected KEY=VALUE")
+        args[key] = value
+    return args
 
 
 def analyze_ref(

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from baseguard.cli import options
-from baseguard.cli.common import reported_errors, stderr_console, stdout_console, write_output
+from baseguard.cli.common import report_console, reported_errors, stderr_console, write_output
 
 if TYPE_CHECKING:
     from baseguard.catalog.compare import Measurement, Measurer
@@ -99,8 +96,8 @@ def recommend_command(
     from baseguard.inventory.scan import inventory_paths
 
     with reported_errors():
-        args = parse_build_args(build_arg)
-        today = parse_day(on_date)
+        args = options.parse_build_args(build_arg)
+        today = options.parse_day(on_date)
         catalog = load_catalog(catalog_file)
         check_prefer(catalog, prefer)
         inventory = inventory_paths(paths, build_args=args)
@@ -132,30 +129,6 @@ def recommend_command(
 
 
 # --------------------------------------------------------------------------- shared helpers
-
-
-def parse_build_args(items: list[str]) -> dict[str, str]:
-    from baseguard.errors import UsageError
-
-    args: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--build-arg {item!r}: expected KEY=VALUE")
-        args[key] = value
-    return args
-
-
-def parse_day(text: str | None) -> date | None:
-    from baseguard.catalog.model import parse_date
-    from baseguard.errors import BaseguardError, UsageError
-
-    if text is None:
-        return None
-    try:
-        return parse_date(text)
-    except BaseguardError:
-        raise UsageError(f"--date {text!r}: expected a date as YYYY-MM-DD") from None
 
 
 def open_options(platform: str | None, insecure: bool, ca_file: Path | None) -> OpenOptions:
@@ -272,35 +245,28 @@ def _summary(report: RecommendationReport) -> str:
 
 
 def render_table(report: RecommendationReport, file: Path | None) -> None:
-    console = stdout_console() if file is None else None
-    if console is None or not console.is_terminal:
-        console = Console(record=True, width=180, file=io.StringIO())
-        recording = True
-    else:
-        recording = False
-    console.print(escape(_summary(report)))
-    for rec in report.recommendations:
-        console.print()
-        console.print(f"[bold]{escape(_title(rec))}[/]", soft_wrap=True)
-        console.print(f"  used at: {escape(_locations(rec))}", soft_wrap=True)
-        console.print(f"  runtime: {escape(rec.runtime.label)}", soft_wrap=True)
-        if rec.best is None:
-            console.print(f"  no recommendation: {escape(rec.reason or '')}", soft_wrap=True)
-            continue
-        headers, rows = _rows(rec)
-        table = Table(show_header=True)
-        for h in headers:
-            table.add_column(h, overflow="fold")
-        for row in rows:
-            table.add_row(*(escape(c) for c in row))
-        console.print(table)
-        for caveat in _caveats(rec):
-            console.print(f"  caveat: {escape(caveat)}", soft_wrap=True)
-    if report.approved:
-        console.print()
-        console.print(f"Approved base images: {escape(', '.join(report.approved))}")
-    if recording:
-        write_output(console.export_text(), file)
+    with report_console(file, width=180, record_when_piped=True) as console:
+        console.print(escape(_summary(report)))
+        for rec in report.recommendations:
+            console.print()
+            console.print(f"[bold]{escape(_title(rec))}[/]", soft_wrap=True)
+            console.print(f"  used at: {escape(_locations(rec))}", soft_wrap=True)
+            console.print(f"  runtime: {escape(rec.runtime.label)}", soft_wrap=True)
+            if rec.best is None:
+                console.print(f"  no recommendation: {escape(rec.reason or '')}", soft_wrap=True)
+                continue
+            headers, rows = _rows(rec)
+            table = Table(show_header=True)
+            for h in headers:
+                table.add_column(h, overflow="fold")
+            for row in rows:
+                table.add_row(*(escape(c) for c in row))
+            console.print(table)
+            for caveat in _caveats(rec):
+                console.print(f"  caveat: {escape(caveat)}", soft_wrap=True)
+        if report.approved:
+            console.print()
+            console.print(f"Approved base images: {escape(', '.join(report.approved))}")
 
 
 def to_markdown(report: RecommendationReport) -> str:
