@@ -29,12 +29,8 @@ class UsageError(BaseguardError):
     """A command was called with arguments that cannot work together."""
 
 
-class ReferenceError_(BaseguardError):
+class InvalidReferenceError(BaseguardError):
     """An image reference could not be parsed."""
-
-
-# Public, less awkward name; the trailing underscore avoids shadowing the builtin.
-InvalidReferenceError = ReferenceError_
 
 
 class ImageError(BaseguardError):

@@ -13,7 +13,6 @@ from baseguard.image.fs import (
     SymlinkLoopError,
     clean_path,
     glob_regex,
-    parent_dirs,
 )
 
 
@@ -75,11 +74,6 @@ def sample() -> ImageFS:
 )
 def test_clean_path(name: str, expected: str | None) -> None:
     assert clean_path(name) == expected
-
-
-def test_parent_dirs_lists_ancestors_top_down() -> None:
-    assert list(parent_dirs("a/b/c")) == ["a", "a/b"]
-    assert list(parent_dirs("top")) == []
 
 
 # -- glob --------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from baseguard.analysis.packages import CatalogIssue, Package, sort_packages
 from baseguard.errors import AnalysisError
 from baseguard.image.fs import ImageFS, Inspector
 from baseguard.image.layers import Limits, build_fs
-from baseguard.image.model import Image
+from baseguard.image.model import Image, parse_time
 from baseguard.image.rootfs import build_fs_from_dir
 from baseguard.image.source import OpenOptions, open_image
 
@@ -119,7 +119,7 @@ class Analysis:
                 for i in data.get("issues") or []
             ],
             warnings=list(data.get("warnings") or []),
-            analyzed_at=parse_time_or_none(data.get("analyzedAt")),
+            analyzed_at=parse_time(data.get("analyzedAt")),
         )
 
 
@@ -135,15 +135,6 @@ def identity_of(image: Image, fs: ImageFS) -> ImageIdentity:
         layer_digests=[layer.digest for layer in image.layers],
         platform=str(platform) if platform else None,
     )
-
-
-def parse_time_or_none(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def open_fs(

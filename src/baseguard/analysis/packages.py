@@ -7,9 +7,6 @@ from typing import Any
 
 from packageurl import PackageURL
 
-#: Package types, named as purl types.
-PACKAGE_TYPES = ("apk", "deb", "rpm", "pypi", "npm", "golang", "maven")
-
 
 @dataclass(slots=True)
 class Package:
@@ -39,11 +36,6 @@ class Package:
     def key(self) -> tuple[str, str, str, str]:
         """A stable sort and identity key."""
         return (self.type, self.name, self.version, self.locations[0] if self.locations else "")
-
-    @property
-    def bom_ref(self) -> str:
-        """A stable identifier within one SBOM: the purl, plus the location if needed."""
-        return self.purl
 
     def to_dict(self) -> dict[str, Any]:
         return {

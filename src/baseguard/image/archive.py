@@ -26,6 +26,7 @@ from baseguard.image.model import (
     ImageConfig,
     Layer,
     load_json,
+    sha256_stream,
 )
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -192,20 +193,14 @@ class ArchiveBlobs:
             raise ImageError(f"{self.members.what}: no layer {digest} in the archive") from None
 
 
-_BLOB_NAME = re.compile(r"^(?:blobs/sha256/|)([0-9a-f]{64})(?:\.json|/layer\.tar|)$")
-
-
 def _digest_from_name(name: str) -> str | None:
     m = re.fullmatch(r"blobs/sha256/([0-9a-f]{64})", name)
     return f"sha256:{m.group(1)}" if m else None
 
 
-def _sha256_member(members: TarMembers, name: str) -> str:
-    h = hashlib.sha256()
+def _sha256_of_member(members: TarMembers, name: str) -> str:
     with members.open(name) as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return f"sha256:{h.hexdigest()}"
+        return sha256_stream(fh)[0]
 
 
 def describe_docker_entries(entries: list[dict[str, Any]]) -> list[str]:
@@ -262,7 +257,7 @@ def open_docker_archive(members: TarMembers, *, selector: str | None, reference:
         if digest is None:
             with members.open(name) as fh:
                 kind = compression_of(fh.read(4))
-            digest = diff_id if kind == "none" and diff_id else _sha256_member(members, name)
+            digest = diff_id if kind == "none" and diff_id else _sha256_of_member(members, name)
         src = sources.get(digest) if isinstance(sources, dict) else None
         media_type = (src or {}).get("mediaType") or "application/vnd.docker.image.rootfs.diff.tar"
         names[digest] = name

@@ -10,7 +10,6 @@ root, depth is bounded and cycles are reported.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -360,14 +359,3 @@ def _component_regex(part: str) -> str:
 
 
 #: Former private name, kept for callers that used it.
-_glob_regex = glob_regex
-
-
-def parent_dirs(path: str) -> Iterator[str]:
-    """``a/b/c`` -> ``a``, ``a/b``."""
-    head = posixpath.dirname(path)
-    stack = []
-    while head:
-        stack.append(head)
-        head = posixpath.dirname(head)
-    yield from reversed(stack)

@@ -36,6 +36,7 @@ import zstandard
 from isal import isal_zlib as _inflate
 
 from baseguard.errors import DigestMismatchError, ImageError, LayerError, LimitExceededError
+from baseguard.image.archive import GZIP_MAGIC, compression_of
 from baseguard.image.fs import (
     ContentReader,
     FileEntry,
@@ -69,8 +70,6 @@ _INFLATE_ERROR = cast("type[Exception]", _inflate.error)
 GZIP = "gzip"
 ZSTD = "zstd"
 TAR = "tar"
-GZIP_MAGIC = b"\x1f\x8b"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 #: Compressed bytes read from a blob at a time.
 READ_CHUNK = 1 << 16
@@ -129,11 +128,8 @@ class Limits:
 
 def detect_compression(head: bytes) -> str:
     """``gzip``, ``zstd`` or ``tar``, from a blob's first bytes (media types can lie)."""
-    if head.startswith(GZIP_MAGIC):
-        return GZIP
-    if head.startswith(ZSTD_MAGIC):
-        return ZSTD
-    return TAR
+    kind = compression_of(head)
+    return TAR if kind == "none" else kind
 
 
 def _claimed_compression(media_type: str) -> str | None:

@@ -51,18 +51,6 @@ def is_index(doc: dict[str, Any], media_type: str = "") -> bool:
     )
 
 
-def platforms_in(doc: dict[str, Any]) -> list[Platform]:
-    """The platforms an index lists (attestation manifests with unknown/unknown dropped)."""
-    out = []
-    for m in doc.get("manifests") or []:
-        plat = m.get("platform") if isinstance(m, dict) else None
-        if isinstance(plat, dict):
-            p = Platform.from_json(plat)
-            if p.os != "unknown":
-                out.append(p)
-    return out
-
-
 def select_from_index(
     doc: dict[str, Any], platform: Platform, what: str, tag: str | None = None
 ) -> Descriptor:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -295,10 +294,11 @@ class Image:
         self.close()
 
 
-def iter_chunks(fh: IO[bytes], size: int = 1 << 20) -> Iterator[bytes]:
-    """Yield a file's bytes in chunks."""
-    while True:
-        chunk = fh.read(size)
-        if not chunk:
-            return
-        yield chunk
+def sha256_stream(fh: IO[bytes]) -> tuple[str, int]:
+    """``sha256:<hex>`` of what ``fh`` still holds, and how many bytes that was."""
+    h = hashlib.sha256()
+    size = 0
+    while chunk := fh.read(1 << 20):
+        h.update(chunk)
+        size += len(chunk)
+    return f"sha256:{h.hexdigest()}", size

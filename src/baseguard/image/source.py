@@ -8,7 +8,6 @@ directory, root filesystem tarball).
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,15 @@ from baseguard.image.archive import (
     open_docker_archive,
 )
 from baseguard.image.layout import open_layout_archive, open_layout_dir
-from baseguard.image.model import DEFAULT_PLATFORM, Descriptor, Image, ImageConfig, Layer, Platform
+from baseguard.image.model import (
+    DEFAULT_PLATFORM,
+    Descriptor,
+    Image,
+    ImageConfig,
+    Layer,
+    Platform,
+    sha256_stream,
+)
 
 TRANSPORTS = ("oci:", "oci-archive:", "docker-archive:", "dir:", "docker://", "registry:")
 
@@ -200,17 +207,10 @@ class _SingleFileBlobs:
         return self.path.stat().st_size
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return f"sha256:{h.hexdigest()}"
-
-
 def open_rootfs_tarball(path: Path, ref: str) -> Image:
     """A root filesystem tarball (like Alpine's minirootfs) as a one-layer image."""
-    digest = _sha256_file(path)
+    with path.open("rb") as fh:
+        digest, _ = sha256_stream(fh)
     layer = Layer(
         0, Descriptor("application/vnd.oci.image.layer.v1.tar", digest, path.stat().st_size)
     )

@@ -10,30 +10,23 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from baseguard.image.archive import compression_of
+from baseguard.image.model import sha256_stream
 
 
 def _digest_file(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
     with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return f"sha256:{h.hexdigest()}", size
+        return sha256_stream(fh)
 
 
 def _diff_id(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as raw:
         head = raw.read(4)
         raw.seek(0)
         stream = gzip.GzipFile(fileobj=raw) if compression_of(head) == "gzip" else raw
-        while chunk := stream.read(1 << 20):
-            h.update(chunk)
-    return f"sha256:{h.hexdigest()}"
+        return sha256_stream(cast(IO[bytes], stream))[0]
 
 
 def _put(root: Path, data: bytes) -> dict[str, Any]:

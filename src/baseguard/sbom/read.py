@@ -32,10 +32,11 @@ from xml.parsers import expat
 
 from packageurl import PackageURL
 
-from baseguard.analysis.analyze import Analysis, ImageIdentity, parse_time_or_none
+from baseguard.analysis.analyze import Analysis, ImageIdentity
 from baseguard.analysis.distro import DEBIAN_CODENAMES, UBUNTU_CODENAMES, Distro
 from baseguard.analysis.hardening import Facts
 from baseguard.analysis.packages import CatalogIssue, Package, sort_packages
+from baseguard.image.model import parse_time
 from baseguard.sbom.base import (
     ANALYZED_AT,
     IMAGE_NS,
@@ -335,9 +336,7 @@ def _from_cyclonedx(bom: dict[str, Any]) -> Analysis:
         packages=sort_packages(packages),
         issues=[_issue(json.loads(v)) for v in _indexed(doc_props, ISSUE_NS)],
         warnings=warnings,
-        analyzed_at=parse_time_or_none(
-            doc_props.get(ANALYZED_AT) if ours else meta.get("timestamp")
-        ),
+        analyzed_at=parse_time(doc_props.get(ANALYZED_AT) if ours else meta.get("timestamp")),
     )
 
 
@@ -931,7 +930,7 @@ def _from_spdx(doc: dict[str, Any]) -> Analysis:
         packages=sort_packages(packages),
         issues=[_issue(i) for i in _list(run.get("issues"))],
         warnings=warnings,
-        analyzed_at=parse_time_or_none(run.get("analyzedAt") if run else created),
+        analyzed_at=parse_time(run.get("analyzedAt") if run else created),
     )
 
 

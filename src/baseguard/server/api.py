@@ -70,10 +70,6 @@ def today_of(request: Request) -> date:
     return today
 
 
-def _store_errors(exc: BaseguardError) -> Problem:
-    return Problem(503, "Store unavailable", exc.message, hint=exc.hint)
-
-
 # -- catalog and exceptions ------------------------------------------------------------------
 
 
