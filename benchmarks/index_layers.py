@@ -4,11 +4,13 @@ Uses the Debian bookworm minbase OCI layout that analyze_vs_syft.py builds in
 benchmarks/.cache/ (one ~89 MB gzip layer, 204 MB uncompressed), with the capture patterns a
 real analysis uses. Run:
 
-    .venv/bin/python benchmarks/index_layers.py [--runs 5] [--thread auto|on|off] [REF]
+    .venv/bin/python benchmarks/index_layers.py [--runs 5] [--thread auto|on|off]
+        [--layers N] [REF]
 
 Prints each run (wall and CPU seconds) and the median, plus entry and byte counts to check
 the work is the same. ``--thread`` forces the inflating worker thread on or off (``auto``
-is what baseguard does: a thread only with 4 or more usable CPUs).
+is what baseguard does: a thread only with 4 or more usable CPUs); ``--layers`` sets how
+many layers are indexed at once (default: what baseguard does, one per CPU up to 4).
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--thread", choices=["auto", "on", "off"], default="auto")
+    parser.add_argument("--layers", type=int, default=None, help="layers indexed at once")
     parser.add_argument("ref", nargs="?", help="image reference (default: the bookworm layout)")
     args = parser.parse_args()
     layers.THREADED = {"auto": None, "on": True, "off": False}[args.thread]
+    layers.LAYER_WORKERS = args.layers
     ref = args.ref or f"oci:{bookworm_layout()}"
     capture = CAPTURE + all_capture_patterns(default_catalogers())
     times = []
@@ -58,7 +62,8 @@ def main() -> None:
         )
     print(
         f"build_fs median of {args.runs}: {statistics.median(times):.3f} s "
-        f"(cpu {statistics.median(cpu_times):.3f} s)  [{ref}, thread {args.thread}]"
+        f"(cpu {statistics.median(cpu_times):.3f} s)  [{ref}, thread {args.thread}, "
+        f"layers at once {args.layers or 'auto'}]"
     )
 
 

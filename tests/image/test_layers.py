@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import random
 import tarfile
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from baseguard.errors import DigestMismatchError
+from baseguard.image import layers
 from baseguard.image.fs import FileEntry, FileType, ImageFS
 from baseguard.image.layers import LayerReader, Limits, build_fs, detect_compression
 from baseguard.image.model import Descriptor, Image, ImageConfig, Layer
@@ -150,18 +152,30 @@ def test_layer_digests_and_uncompressed_size_are_recorded() -> None:
     assert fs.uncompressed_size == len(t0) + len(t1)
 
 
-def test_progress_reports_compressed_bytes_up_to_the_total() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_reports_compressed_bytes_up_to_the_total(
+    workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(layers, "LAYER_WORKERS", workers)
     t0 = TarBuilder().file("a", random.Random(0).randbytes(3 << 20)).build()
     t1 = TarBuilder().file("b", b"b").build()
     image, store = make_image(t0, t1)
     calls: list[tuple[int, int]] = []
-    build_fs(image, progress=lambda done, total: calls.append((done, total)))
+    threads = set()
+
+    def record(done: int, total: int) -> None:
+        calls.append((done, total))
+        threads.add(threading.get_ident())
+
+    build_fs(image, progress=record)
     total = sum(len(b) for b in store.blobs.values())
     assert calls[-1] == (total, total)
     assert all(t == total for _, t in calls)
     dones = [d for d, _ in calls]
     assert dones == sorted(dones)
-    assert len(calls) >= 3  # mid-layer reports for the 3 MiB layer, one per layer end
+    assert threads == {threading.get_ident()}  # layers read on other threads report here
+    if workers == 1:
+        assert len(calls) >= 3  # mid-layer reports for the 3 MiB layer, one per layer end
 
 
 def test_diff_id_mismatch_is_an_error() -> None:
