@@ -4,12 +4,16 @@ killed inside its transaction leaves the store as it was."""
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
+import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
 from baseguard.store import open_store
+from baseguard.store.store import _sqlite_connect
 from tests.store.builders import digest_of, make_scan
 from tests.store.conftest import expect_line, start_worker
 
@@ -99,3 +103,42 @@ def test_process_killed_mid_write_leaves_the_store_as_it_was(
         assert store.verify_audit().rows == 3
     with raw.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM findings")).scalar_one() == 3
+
+
+def _race_to_wal(path: Path, connections: int) -> tuple[list[str], list[str]]:
+    """Open ``connections`` store connections to ``path`` at once: their modes, their errors."""
+    barrier = threading.Barrier(connections)
+    modes: list[str] = []
+    errors: list[str] = []
+
+    def connect() -> None:
+        conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
+        try:
+            barrier.wait()
+            _sqlite_connect(conn, None)
+            modes.append(conn.execute("PRAGMA journal_mode").fetchone()[0])
+        except sqlite3.Error as exc:
+            errors.append(str(exc))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=connect) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return modes, errors
+
+
+def test_connections_racing_to_turn_a_fresh_sqlite_file_to_wal_all_get_in(
+    tmp_path: Path,
+) -> None:
+    # Six connections switching one fresh file to WAL at once sometimes deadlock on the
+    # lock upgrade, and SQLite says "database is locked" without waiting (about 1 race in
+    # 30 here); every connection the store makes must still get in, in WAL mode.
+    for trial in range(40):
+        path = tmp_path / f"race-{trial}.sqlite"
+        sqlite3.connect(path).close()
+        modes, errors = _race_to_wal(path, 6)
+        assert errors == [], f"trial {trial}"
+        assert modes == ["wal"] * 6
