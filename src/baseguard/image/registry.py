@@ -25,6 +25,7 @@ import json
 import re
 import ssl
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing
@@ -299,6 +300,9 @@ class RegistryClient:
         self._challenges: dict[str, Challenge | None] = {}
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        # Layers are fetched from several threads at once (see layers.build_fs): they must
+        # share one scratch directory, not race to make (and collect) their own.
+        self._scratch_lock = threading.Lock()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -514,9 +518,10 @@ class RegistryClient:
     # -- transport: scheme, retries, redirects ----------------------------------------------
 
     def _scratch_cache(self) -> BlobCache:
-        if self._scratch is None:
-            self._scratch = tempfile.TemporaryDirectory(prefix="baseguard-blobs-")
-        return BlobCache(self._scratch.name)
+        with self._scratch_lock:
+            if self._scratch is None:
+                self._scratch = tempfile.TemporaryDirectory(prefix="baseguard-blobs-")
+            return BlobCache(self._scratch.name)
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
         hinted = _retry_after(retry_after)
