@@ -97,6 +97,25 @@ def test_audit_events_pages_newest_first(store: Store) -> None:
     assert [e.id for e in newest + older] == [5, 4, 3, 2]
 
 
+def test_reading_some_kinds_pages_through_only_their_rows(store: Store) -> None:
+    with store._write("fill") as session:  # three kinds interleaved over more than one page
+        for i in range(2400):
+            store._append(
+                session,
+                ("admission", "verify.result", "catalog.upsert")[i % 3],
+                str(i),
+                {"i": i},
+                "alice",
+            )
+    verified = list(store.iter_audit(kinds=["verify.result"]))
+    assert [r.subject for r in verified] == [str(i) for i in range(1, 2400, 3)]
+    both = list(store.iter_audit(kinds={"verify.result", "catalog.upsert"}, after_id=1800))
+    assert [r.id for r in both] == [i + 1 for i in range(1800, 2400) if i % 3]
+    assert {r.kind for r in both} == {"verify.result", "catalog.upsert"}
+    assert list(store.iter_audit(kinds=[])) == []
+    assert len(list(store.iter_audit())) == 2400
+
+
 def test_verification_streams_more_than_one_page(store: Store, raw: Engine) -> None:
     with store._write("fill") as session:  # 2,500 events in one transaction, for speed
         for i in range(2500):

@@ -27,7 +27,9 @@ NOTIFY_DIGEST = "notify.digest"
 
 
 class AuditReader(Protocol):
-    def iter_audit(self, *, after_id: int = 0) -> Iterator[AuditRecord]: ...
+    def iter_audit(
+        self, *, after_id: int = 0, kinds: Iterable[str] | None = None
+    ) -> Iterator[AuditRecord]: ...
 
 
 @dataclass(frozen=True)
@@ -48,13 +50,10 @@ def parse_time(value: str) -> datetime:
 
 
 def events(store: AuditReader, kinds: Iterable[str], *, after_id: int = 0) -> list[Event]:
-    """The audit events of the given kinds, oldest first (one streamed pass over the log,
-    read to the end so that the read snapshot is closed when this returns)."""
-    wanted = frozenset(kinds)
+    """The audit events of the given kinds, oldest first (one streamed pass over the rows of
+    those kinds, read to the end so that the read snapshot is closed when this returns)."""
     out: list[Event] = []
-    for record in store.iter_audit(after_id=after_id):
-        if record.kind not in wanted:
-            continue
+    for record in store.iter_audit(after_id=after_id, kinds=kinds):
         try:
             data = json.loads(record.data)
         except ValueError:

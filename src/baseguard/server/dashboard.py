@@ -313,9 +313,7 @@ def attestations_of(store: Store, digest: str) -> dict[str, Any] | None:
     import json
 
     found = None
-    for record in store.iter_audit():
-        if record.kind != "verify.result":
-            continue
+    for record in store.iter_audit(kinds=["verify.result"]):
         try:
             data = json.loads(record.data)
         except ValueError:

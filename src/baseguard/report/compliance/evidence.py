@@ -211,7 +211,8 @@ def read_store(store: Store) -> StoreData:
     analysed_at: dict[str, datetime] = {}
     assessment_ids: set[int] = set()
     verifications: dict[str, tuple[datetime | None, dict[str, Any]]] = {}
-    for record in store.iter_audit():
+    kinds = ["catalog.upsert", "analysis.save", "assessment.save", VERIFY_RESULT]
+    for record in store.iter_audit(kinds=kinds):
         moment = parse_time(record.time)
         if record.kind == "catalog.upsert" and moment is not None:
             catalog_changed = moment
