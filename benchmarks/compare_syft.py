@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -58,6 +59,7 @@ class Pkg:
     source_version: str
     arch: str
     purl: str
+    where: str = field(default="", compare=False)  # the first location (not compared)
 
 
 @dataclass
@@ -166,6 +168,7 @@ def theirs(syft: Path, source: str) -> tuple[list[Pkg], Counter[str], Counter[st
                 source_version,
                 meta.get("architecture") or "",
                 purl,
+                (art.get("locations") or [{}])[0].get("path", ""),
             )
         )
     return pkgs, others, upstream
@@ -203,7 +206,10 @@ def prepared(image: Image, tmp: Path) -> str:
 
 def compare(a: list[Pkg], b: list[Pkg]) -> dict[str, Any]:
     def key(p: Pkg) -> tuple[str, str, str]:
-        return (p.ecosystem, p.name, p.version)
+        # PyPI names compare case- and separator-blind (PEP 503): baseguard keeps the
+        # METADATA spelling ("Flask", "typing_extensions"), syft writes the normal form.
+        name = re.sub(r"[-_.]+", "-", p.name).lower() if p.ecosystem == "pypi" else p.name
+        return (p.ecosystem, name, p.version)
 
     ours_by = {key(p): p for p in a}
     syft_by = {key(p): p for p in b}
@@ -215,7 +221,9 @@ def compare(a: list[Pkg], b: list[Pkg]) -> dict[str, Any]:
             vx, vy = getattr(x, f), getattr(y, f)
             if vx != vy:
                 fields[f].append(f"{'/'.join(k)}: baseguard {vx!r} / syft {vy!r}")
+    only_syft = [syft_by[k] for k in set(syft_by) - set(ours_by)]
     return {
+        "only_syft_where": Counter(_place(p) for p in only_syft),
         "baseguard": Counter(p.ecosystem for p in a),
         "syft": Counter(p.ecosystem for p in b),
         "both": len(both),
@@ -223,6 +231,21 @@ def compare(a: list[Pkg], b: list[Pkg]) -> dict[str, Any]:
         "only_syft": sorted("/".join(k) for k in set(syft_by) - set(ours_by)),
         "differ": fields,
     }
+
+
+def _place(pkg: Pkg) -> str:
+    """Where a package was found, coarsely: enough to tell why one tool lists it."""
+    path = pkg.where
+    if pkg.ecosystem == "npm":
+        parent = path.rsplit("/", 2)[0] if path.count("/") >= 2 else ""
+        if "/node_modules/" in path:
+            if parent.rsplit("/", 1)[-1].startswith("@"):
+                parent = parent.rsplit("/", 1)[0]
+            if parent.endswith("/node_modules"):
+                return f"npm {path.split('/node_modules/')[0]}/node_modules/*/package.json"
+            return "npm package.json inside a package, not an installed one (tests, fixtures)"
+        return f"npm package.json outside node_modules, under {'/'.join(path.split('/')[:4])}"
+    return f"{pkg.ecosystem} {'/'.join(path.split('/')[:4])}"
 
 
 def show(
@@ -246,20 +269,23 @@ def show(
             + ", ".join(f"{t} {n}" for t, n in sorted(upstream.items()))
         )
     for label in ("only_baseguard", "only_syft"):
-        items = result[label]
-        if items:
-            print(f"   {label.replace('_', ' ')}: {len(items)}")
-            for item in items[:limit]:
-                print(f"     {item}")
-            if len(items) > limit:
-                print(f"     ... {len(items) - limit} more")
+        _listing(label.replace("_", " "), result[label], limit)
+        if label == "only_syft" and result[label]:
+            for place, count in result["only_syft_where"].most_common():
+                print(f"     by place: {count:5} {place}")
     for f, items in result["differ"].items():
-        if items:
-            print(f"   {f} differs for {len(items)}")
-            for item in items[:limit]:
-                print(f"     {item}")
-            if len(items) > limit:
-                print(f"     ... {len(items) - limit} more")
+        _listing(f"{f} differs for", items, limit)
+
+
+def _listing(title: str, items: list[str], limit: int) -> None:
+    """``title: count`` and the first ``limit`` items (nothing when there are none)."""
+    if not items:
+        return
+    print(f"   {title}: {len(items)}")
+    for item in items[:limit]:
+        print(f"     {item}")
+    if len(items) > limit:
+        print(f"     ... {len(items) - limit} more")
 
 
 def main() -> None:
