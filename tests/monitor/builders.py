@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from baseguard.analysis.analyze import Analysis, ImageIdentity
+from baseguard.analysis.analyze import Analysis
 from baseguard.analysis.distro import Distro
 from baseguard.analysis.packages import Package, make_purl
 from baseguard.vulndb.update import update_db
+from tests.store.builders import image_identity
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -103,10 +104,6 @@ def build_db(mirror: Path, db_path: Path, built: datetime) -> Path:
     return db_path
 
 
-def digest_of(n: int) -> str:
-    return f"sha256:{n:064x}"
-
-
 def pypi_analysis(
     digest: str,
     packages: Sequence[tuple[str, str]],
@@ -114,16 +111,7 @@ def pypi_analysis(
     reference: str = "registry.example/app:1",
 ) -> Analysis:
     return Analysis(
-        image=ImageIdentity(
-            reference=reference,
-            source="registry",
-            name=reference,
-            manifest_digest=digest,
-            index_digest=None,
-            config_digest="sha256:" + "c" * 64,
-            layer_digests=["sha256:" + "1" * 64],
-            platform="linux/amd64",
-        ),
+        image=image_identity(digest, reference),
         distro=Distro(id="debian", version_id="12", source="etc/os-release"),
         facts=None,
         packages=[

@@ -14,7 +14,8 @@ from baseguard.monitor.metrics import MetricsSnapshot, collect, metrics_text, re
 from baseguard.monitor.rematch import rematch_all
 from baseguard.store import Store
 from baseguard.vulndb.store import VulnDB
-from tests.monitor.builders import T0, build_db, digest_of, osv_record, pypi_analysis, write_mirror
+from tests.monitor.builders import T0, build_db, osv_record, pypi_analysis, write_mirror
+from tests.store.builders import digest_of
 
 SAMPLE = re.compile(
     r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'

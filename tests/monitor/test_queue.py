@@ -22,7 +22,8 @@ import pytest
 from baseguard.monitor import tasks
 from baseguard.monitor.tasks import QueueSettings, TaskQueue
 from baseguard.store import open_store
-from tests.monitor.builders import T0, build_db, digest_of, osv_record, pypi_analysis, write_mirror
+from tests.monitor.builders import T0, build_db, osv_record, pypi_analysis, write_mirror
+from tests.store.builders import digest_of
 
 PROJECT = Path(__file__).resolve().parents[2]
 WAIT = 60.0

@@ -17,11 +17,11 @@ from baseguard.vulndb.store import VulnDB
 from tests.monitor.builders import (
     T0,
     build_db,
-    digest_of,
     osv_record,
     pypi_analysis,
     write_mirror,
 )
+from tests.store.builders import digest_of
 
 REQUESTS = osv_record("GHSA-aaaa-0001", "requests", fixed="2.31.0", aliases=["CVE-2026-1001"])
 URLLIB3 = osv_record(

@@ -23,7 +23,8 @@ from baseguard.monitor.sla import (
 from baseguard.monitor.tags import TagObservation, fold_history
 from baseguard.store import Store
 from baseguard.vulndb.store import VulnDB
-from tests.monitor.builders import T0, build_db, digest_of, osv_record, pypi_analysis, write_mirror
+from tests.monitor.builders import T0, build_db, osv_record, pypi_analysis, write_mirror
+from tests.store.builders import digest_of
 
 T = T0
 D1, D2 = digest_of(1), digest_of(2)

@@ -35,20 +35,25 @@ def digest_of(n: int) -> str:
     return f"sha256:{n:064x}"
 
 
+def image_identity(digest: str, reference: str, layer: str = "1" * 64) -> ImageIdentity:
+    """A linux/amd64 registry image of one layer, as the store and reports see it."""
+    return ImageIdentity(
+        reference=reference,
+        source="registry",
+        name=reference,
+        manifest_digest=digest,
+        index_digest=None,
+        config_digest="sha256:" + "c" * 64,
+        layer_digests=["sha256:" + layer],
+        platform="linux/amd64",
+    )
+
+
 def make_analysis(
     digest: str = digest_of(1), packages: int = 3, reference: str = "alpine:3.20"
 ) -> Analysis:
     return Analysis(
-        image=ImageIdentity(
-            reference=reference,
-            source="registry",
-            name=reference,
-            manifest_digest=digest,
-            index_digest=None,
-            config_digest="sha256:" + "c" * 64,
-            layer_digests=["sha256:" + "1" * 64],
-            platform="linux/amd64",
-        ),
+        image=image_identity(digest, reference),
         distro=Distro(id="alpine", version_id="3.20.3", source="etc/os-release"),
         facts=None,
         packages=[

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from baseguard.analysis.analyze import Analysis, ImageIdentity
+from baseguard.analysis.analyze import Analysis
 from baseguard.analysis.distro import Distro
 from baseguard.analysis.packages import make_purl
 from baseguard.attest.intoto import Statement, Subject
@@ -42,7 +42,7 @@ from baseguard.catalog.verdicts import judge_uses
 from baseguard.inventory.model import ImageUse, Inventory, Location
 from baseguard.matching.findings import Finding, PackageRef, ScanResult, VexDecision
 from baseguard.store import Store
-from tests.store.builders import StepClock
+from tests.store.builders import StepClock, image_identity
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 D1 = "sha256:" + "1" * 64
@@ -133,16 +133,7 @@ LIVE = {
 
 def analysis(digest: str, reference: str) -> Analysis:
     return Analysis(
-        image=ImageIdentity(
-            reference=reference,
-            source="registry",
-            name=reference,
-            manifest_digest=digest,
-            index_digest=None,
-            config_digest="sha256:" + "c" * 64,
-            layer_digests=["sha256:" + "a" * 64],
-            platform="linux/amd64",
-        ),
+        image=image_identity(digest, reference, layer="a" * 64),
         distro=Distro(id="wolfi", version_id="20230201", source="etc/os-release"),
         facts=None,
         packages=[],
