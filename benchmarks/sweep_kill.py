@@ -34,11 +34,11 @@ sys.path.insert(0, str(ROOT))
 from tests.monitor.builders import (  # noqa: E402
     T0,
     build_db,
-    digest_of,
     osv_record,
     pypi_analysis,
     write_mirror,
 )
+from tests.store.builders import digest_of  # noqa: E402
 
 from baseguard.monitor import tasks  # noqa: E402
 from baseguard.monitor.tasks import QueueSettings, TaskQueue  # noqa: E402
