@@ -130,7 +130,8 @@ class Limits:
     ``max_uncompressed_bytes`` and ``max_files`` count across all layers (a file count is one
     per tar member). A captured file larger than ``max_capture_file``, or one that would take
     the captured total past ``max_capture_total``, is not captured (a warning says so) and
-    stays readable lazily.
+    stays readable lazily. (With layers read at once, which files miss out when the total
+    runs short depends on timing; what analysis reads from them does not.)
     """
 
     max_uncompressed_bytes: int = 32 << 30
