@@ -6,7 +6,6 @@ import hashlib
 import random
 import tarfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -603,17 +602,15 @@ def test_tar_formats_gnu_and_ustar_are_read() -> None:
         assert fs.read_bytes(name) == b"fmt"
 
 
-# -- speed guards (generous bounds: they catch quadratic behaviour, not small slowdowns) ------
+# -- hang guards: quadratic behaviour would run into the timeout (speed itself is measured in
+# benchmarks/index_layers.py, not asserted here) ------------------------------------------------
 
 
 @pytest.mark.timeout(60)
-def test_ten_thousand_members_index_in_well_under_two_seconds() -> None:
+def test_ten_thousand_members_index() -> None:
     image = image_from_blobs([many_members_tar(10_000)])
-    started = time.perf_counter()
     fs = build_fs(image)
-    elapsed = time.perf_counter() - started
     assert len(fs) == 10_001
-    assert elapsed < 2.0, f"indexing 10k members took {elapsed:.2f}s (about 0.2s expected)"
 
 
 @pytest.mark.timeout(60)
@@ -629,8 +626,5 @@ def test_whiting_out_a_thousand_directories_stays_linear() -> None:
         else:
             upper.opaque(f"d{d}").file(f"d{d}/new")
     image, _ = make_image(lower.build(), upper.build(), compression="tar")
-    started = time.perf_counter()
     fs = build_fs(image)
-    elapsed = time.perf_counter() - started
     assert len(fs) == 1000  # 500 opaque dirs, each with its one new file
-    assert elapsed < 3.0, f"1000 directory whiteouts over 20k files took {elapsed:.2f}s"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import random
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
@@ -402,10 +401,8 @@ def test_gzip_bomb_of_one_gib_of_zeros_stops_at_the_byte_limit_early() -> None:
     assert len(blob) < 2 * MiB
     image = image_from_blobs([blob])
     store = image.blobs
-    started = time.monotonic()
     with pytest.raises(LimitExceededError) as info:
         build_fs(image, limits=Limits(max_uncompressed_bytes=8 * MiB))
-    assert time.monotonic() - started < 5
     assert store.bytes_read < 256 << 10  # type: ignore[union-attr]
     message = info.value.message
     assert message.startswith(f"{REFERENCE}: layer 0 ({image.layers[0].digest})")
@@ -449,10 +446,8 @@ def test_bytes_limit_counts_across_layers() -> None:
 def test_tar_of_a_hundred_thousand_members_stops_at_max_files() -> None:
     tar = many_members_tar(100_000)
     image = image_from_blobs([tar])
-    started = time.monotonic()
     with pytest.raises(LimitExceededError) as info:
         build_fs(image, limits=Limits(max_files=1000))
-    assert time.monotonic() - started < 5
     assert "more than 1000 files" in info.value.message
     assert "stopped at member 'm/0001000'" in info.value.message
     assert "limit max_files = 1000" in info.value.message

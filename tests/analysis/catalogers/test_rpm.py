@@ -590,10 +590,10 @@ def test_sqlite_schema_error_quoting_undecodable_bytes_is_an_rpmdb_error(
         read_sqlite(bytes(data))
 
 
+@pytest.mark.timeout(120)  # a mutation that made a parser loop would run into this
 @pytest.mark.parametrize("seed_name", ["le4096", "be512", "sqlite", "ndb"])
-def test_mutated_databases_never_raise_and_stay_fast(seed_name: str, tmp_path: Path) -> None:
+def test_mutated_databases_never_raise_and_never_hang(seed_name: str, tmp_path: Path) -> None:
     import random
-    import time
 
     seeds: dict[str, Callable[[], bytes]] = {
         "le4096": lambda: (DATA / "Packages-le4096.bdb").read_bytes(),
@@ -603,7 +603,6 @@ def test_mutated_databases_never_raise_and_stay_fast(seed_name: str, tmp_path: P
     }
     original = seeds[seed_name]()
     rng = random.Random(seed_name)
-    slowest = 0.0
     for _ in range(60):
         data = bytearray(original)
         for _ in range(rng.randint(1, 12)):
@@ -616,8 +615,5 @@ def test_mutated_databases_never_raise_and_stay_fast(seed_name: str, tmp_path: P
                 data[pos : pos + 4] = value.to_bytes(4, rng.choice(["little", "big"]))
             else:
                 del data[pos : pos + rng.randint(1, 64)]
-        start = time.perf_counter()
         result = _catalog(build_fs({"var/lib/rpm/Packages": bytes(data)}))
-        slowest = max(slowest, time.perf_counter() - start)
         assert all(i.path == "/var/lib/rpm/Packages" for i in result.issues)
-    assert slowest < 1.0
