@@ -653,11 +653,13 @@ class _Progress:
     while it waits for the reader threads.
     """
 
-    def __init__(self, report: ProgressFn, total: int, *, immediate: bool) -> None:
+    def __init__(self, report: ProgressFn, total: int, layers: int, *, immediate: bool) -> None:
         self._report = report
         self._total = total
         self._immediate = immediate
-        self._done: dict[int, int] = {}
+        # One slot per layer from the start: readers only replace values, so the caller can
+        # sum them while they write.
+        self._done = [0] * layers
         self._last = -1
 
     def __call__(self, layer: int, done: int) -> None:
@@ -666,7 +668,7 @@ class _Progress:
             self.flush()
 
     def flush(self) -> None:
-        done = sum(self._done.values())
+        done = sum(self._done)
         if done != self._last:
             self._last = done
             self._report(done, self._total)
@@ -1319,7 +1321,7 @@ def build_fs(
     workers = _layer_workers(len(image.layers))
     report = None
     if progress is not None:
-        report = _Progress(progress, sum(sizes), immediate=workers <= 1)
+        report = _Progress(progress, sum(sizes), len(sizes), immediate=workers <= 1)
     kinds: list[str] = []
     if workers <= 1:
         for layer, size in zip(image.layers, sizes, strict=True):
