@@ -17,6 +17,7 @@ HEAVY = (
     "sigstore",
     "fastapi",
     "httpx",
+    "yaml",
 )
 
 

@@ -25,6 +25,7 @@ imported when chosen); the CLI builds its ``--engine`` choices from that dict.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from abc import ABC, abstractmethod
@@ -34,11 +35,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import yaml
-
 from baseguard.errors import BaseguardError, UsageError
 
 if TYPE_CHECKING:  # the catalog is imported only when a policy is generated (fast CLI start)
+    import yaml
+
     from baseguard.catalog.model import Catalog, CatalogEntry, Signature, Variant
 
 #: As :mod:`baseguard.refs` defines them (a test keeps them equal).
@@ -526,16 +527,21 @@ def generate(engine: str, catalog: Catalog, options: PolicyOptions) -> Generated
     return out
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block style; multi-line strings (Rego, CEL, PEM) as literal blocks."""
+@functools.cache
+def _dumper() -> type[yaml.SafeDumper]:
+    """Block style; multi-line strings (Rego, CEL, PEM) as literal blocks. Made on first use:
+    the CLI imports this module for its choices, and PyYAML is not needed to list them."""
+    import yaml
 
+    class Dumper(yaml.SafeDumper):
+        pass
 
-def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+    def str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
-
-_Dumper.add_representer(str, _str_representer)
+    Dumper.add_representer(str, str_representer)
+    return Dumper
 
 
 def plain(value: Any) -> Any:
@@ -551,7 +557,9 @@ def plain(value: Any) -> Any:
 
 def to_yaml(body: dict[str, Any]) -> str:
     """One document, keys in the order built (deterministic), wide lines kept whole."""
-    return yaml.dump(body, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=4096)
+    import yaml
+
+    return yaml.dump(body, Dumper=_dumper(), sort_keys=False, default_flow_style=False, width=4096)
 
 
 def to_stream(resources: Sequence[Resource]) -> str:
