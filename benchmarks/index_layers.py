@@ -29,7 +29,7 @@ from analyze_vs_syft import bookworm_layout  # noqa: E402
 from baseguard.analysis.analyze import CAPTURE  # noqa: E402
 from baseguard.analysis.catalogers import default_catalogers  # noqa: E402
 from baseguard.analysis.catalogers.base import all_capture_patterns  # noqa: E402
-from baseguard.image import layers  # noqa: E402
+from baseguard.image import blobstream, layers  # noqa: E402
 from baseguard.image.source import open_image  # noqa: E402
 
 
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=None, help="layers indexed at once")
     parser.add_argument("ref", nargs="?", help="image reference (default: the bookworm layout)")
     args = parser.parse_args()
-    layers.THREADED = {"auto": None, "on": True, "off": False}[args.thread]
+    blobstream.THREADED = {"auto": None, "on": True, "off": False}[args.thread]
     layers.LAYER_WORKERS = args.layers
     ref = args.ref or f"oci:{bookworm_layout()}"
     capture = CAPTURE + all_capture_patterns(default_catalogers())

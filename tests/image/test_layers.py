@@ -12,9 +12,11 @@ import pytest
 
 from baseguard.errors import DigestMismatchError
 from baseguard.image import layers
+from baseguard.image.blobstream import detect_compression
 from baseguard.image.fs import FileEntry, FileType, ImageFS
-from baseguard.image.layers import LayerReader, Limits, build_fs, detect_compression
+from baseguard.image.layers import Limits, build_fs
 from baseguard.image.model import Descriptor, Image, ImageConfig, Layer
+from baseguard.image.readback import LayerReader
 from tests.conftest import realdata_path
 from tests.image.layer_builders import (
     MEDIA_TYPES,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 import pytest
 
 from baseguard.errors import DigestMismatchError, LayerError, LimitExceededError
-from baseguard.image import layers
+from baseguard.image import blobstream
 from baseguard.image.fs import FileType
 from baseguard.image.layers import Limits, build_fs
 from baseguard.image.tarscan import (
@@ -659,7 +659,7 @@ def big_layer(members: int = 3000) -> bytes:
 @pytest.fixture(params=[True, False], ids=["threaded", "inline"])
 def threaded(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[bool]:
     """Run the test with the inflating worker thread forced on, then forced off."""
-    monkeypatch.setattr(layers, "THREADED", request.param)
+    monkeypatch.setattr(blobstream, "THREADED", request.param)
     assert inflate_threads() == []
     yield request.param
     assert inflate_threads() == []
@@ -669,14 +669,14 @@ def threaded(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 def worker_seen(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Records, each time a layer pump starts, whether it started a worker thread."""
     seen: list[bool] = []
-    start = layers._Pump.start
+    start = blobstream.Pump.start
 
-    def spy(pump: layers._Pump) -> None:
+    def spy(pump: blobstream.Pump) -> None:
         start(pump)
         worker = pump._thread
         seen.append(worker is not None and worker.ident is not None)
 
-    monkeypatch.setattr(layers._Pump, "start", spy)
+    monkeypatch.setattr(blobstream.Pump, "start", spy)
     return seen
 
 
@@ -693,12 +693,12 @@ def test_indexing_leaves_no_thread_behind(
 def test_thread_is_used_only_with_enough_cpus_and_a_big_enough_blob(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(layers, "THREADED", None)
+    monkeypatch.setattr(blobstream, "THREADED", None)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
-    assert layers._use_thread(layers.PIPELINE_MIN_BLOB)
-    assert not layers._use_thread(layers.PIPELINE_MIN_BLOB - 1)
+    assert blobstream.use_thread(blobstream.PIPELINE_MIN_BLOB)
+    assert not blobstream.use_thread(blobstream.PIPELINE_MIN_BLOB - 1)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
-    assert not layers._use_thread(1 << 30)
+    assert not blobstream.use_thread(1 << 30)
 
 
 @pytest.mark.timeout(30)
@@ -837,7 +837,7 @@ def test_threaded_and_inline_give_the_same_result_on_mutated_layers(
         blob = compress(bytes(data), rng.choice(["tar", "gzip", "zstd"]))
         results = []
         for mode in (True, False):
-            monkeypatch.setattr(layers, "THREADED", mode)
+            monkeypatch.setattr(blobstream, "THREADED", mode)
             results.append(outcome(blob, capture=["**"], limits=Limits(max_files=40)))
         assert results[0] == results[1]
         kinds["ok" if results[0][0] == "ok" else "error"] += 1

@@ -1,17 +1,18 @@
 """The safe, lazy view of an image's layers: one streaming pass per layer, nothing extracted.
 
 :func:`build_fs` reads each layer blob once, bottom first, through a decompressor chosen by
-magic bytes (gzip, zstd or plain tar), hashing the compressed bytes (checked against the
-layer digest) and the uncompressed ones (checked against the config's diff_id). Tar headers,
+magic bytes (gzip, zstd or plain tar; see :mod:`baseguard.image.blobstream`), hashing the
+compressed bytes (checked against the layer digest) and the uncompressed ones (checked
+against the config's diff_id). Tar headers,
 parsed by the strict :mod:`baseguard.image.tarscan` (data is skipped, not copied), become
 :class:`~baseguard.image.fs.FileEntry` records; OCI whiteouts, hard links and implied
 directories are applied to one merged index. An image's layers are read at once, one per
 thread and up to one per CPU, and merged in order on the caller's thread; on machines with
 CPUs to spare, a single big layer is inflated on a worker thread while the caller's thread
-parses (see :class:`_Pump`). The index, warnings and errors are the same either way.
-File bytes are not kept, except those matching ``capture`` patterns: everything else is read
-later by :class:`LayerReader`, which re-streams a layer up to a recorded offset. Nothing is
-ever written to disk.
+parses (see :class:`~baseguard.image.blobstream.Pump`). The index, warnings and errors are
+the same either way. File bytes are not kept, except those matching ``capture`` patterns:
+everything else is read later by :class:`~baseguard.image.readback.LayerReader`, which
+re-streams a layer up to a recorded offset. Nothing is ever written to disk.
 
 Layers are untrusted. Names that climb out of the root are skipped, absolute names are made
 relative, devices are recorded but never read, limits on uncompressed bytes and file counts
@@ -23,26 +24,32 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import re
 import threading
 import zlib
-from collections import deque
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import IO, Any, NoReturn, cast
-
-import zstandard
-
-# ISA-L's inflate is 2-3x faster than zlib's on big layers (0.27 s vs 0.66 s for a 204 MB
-# Debian root), with the same API.
-from isal import isal_zlib as _inflate
+from typing import Any, NoReturn
 
 from baseguard.errors import DigestMismatchError, ImageError, LayerError, LimitExceededError
-from baseguard.image.archive import GZIP_MAGIC, compression_of
+from baseguard.image import blobstream
+from baseguard.image.blobstream import (
+    GZIP,
+    INFLATE_ERROR,
+    TAR,
+    ZSTD,
+    Cancelled,
+    Corrupt,
+    Pump,
+    Source,
+    claimed_compression,
+    detect_compression,
+    open_decoder,
+    usable_cpus,
+    use_thread,
+)
 from baseguard.image.fs import (
-    ContentReader,
     FileEntry,
     FileType,
     ImageFS,
@@ -52,6 +59,7 @@ from baseguard.image.fs import (
     glob_regex,
 )
 from baseguard.image.model import Image, Layer, hasher_for, validate_digest
+from baseguard.image.readback import LayerReader
 from baseguard.image.tarscan import (
     AREGTYPE,
     BLKTYPE,
@@ -69,41 +77,10 @@ from baseguard.image.tarscan import (
     TarScanner,
 )
 
-_INFLATE_ERROR = cast("type[Exception]", _inflate.error)
-
-GZIP = "gzip"
-ZSTD = "zstd"
-TAR = "tar"
-
-#: Compressed bytes read from a blob at a time.
-READ_CHUNK = 1 << 16
-#: Most bytes one zlib call may produce (gzip expands at most ~1032:1, and this caps it).
-GZIP_OUT_CHUNK = 1 << 18
-#: Compressed bytes fed to zstd per call. zstd's API has no output cap and an RLE block
-#: turns 4 bytes into 128 KiB, so small feeds bound one call's output (here to 64 MiB).
-ZSTD_FEED = 2048
 #: Largest pax / GNU long-name header accepted (refused before it is read).
 MAX_META_HEADER = MAX_META
 #: Detailed warnings kept per layer and rule; further ones are counted in one summary line.
 WARNINGS_PER_RULE = 20
-_PROGRESS_STEP = 1 << 20
-#: Uncompressed output smaller than this is gathered into one chunk before it is handed
-#: on (zstd yields a few KiB per call; gzip's pieces, up to GZIP_OUT_CHUNK, go as they are).
-PIPE_MIN_CHUNK = 1 << 16
-#: Chunks that may wait between the inflating and the indexing thread: bounds how far
-#: decompression runs ahead (memory, and bytes read past a point where indexing stops).
-PIPE_DEPTH = 3
-#: Inflate one layer on a worker thread (overlapping tar parsing) only with at least this
-#: many usable CPUs. Measured on a 2-vCPU VM whose two sha256 threads ran at 2.1x the
-#: throughput of one: the thread still did not pay for the one 204 MB bookworm layer
-#: (build_fs 0.68 s against 0.60 s inline): the worker (read, hash, inflate) is the longer
-#: side, and it waits for the GIL after every call. Images with several layers gain more
-#: from indexing layers at once (see MAX_LAYER_WORKERS).
-PIPELINE_MIN_CPUS = 4
-#: ... and only for blobs at least this big (a thread is not worth starting for less).
-PIPELINE_MIN_BLOB = 4 << 20
-#: Force the worker thread on (True) or off (False) whatever the CPUs; None decides.
-THREADED: bool | None = None
 #: Most layers indexed at once (one thread each), when the image has several. On the
 #: 2-vCPU VM, build_fs of the 5-layer 638 MB benchmark image took 1.97 s one layer at a
 #: time and 1.45 s two at once (inflating and hashing release the GIL; parsing does not).
@@ -140,394 +117,17 @@ class Limits:
     max_capture_total: int = 512 << 20
 
 
-def detect_compression(head: bytes) -> str:
-    """``gzip``, ``zstd`` or ``tar``, from a blob's first bytes (media types can lie)."""
-    kind = compression_of(head)
-    return TAR if kind == "none" else kind
-
-
-def _claimed_compression(media_type: str) -> str | None:
-    mt = media_type.lower()
-    if mt.endswith(("+gzip", ".gzip", "tar.gz")):
-        return GZIP
-    if mt.endswith(("+zstd", ".zstd")):
-        return ZSTD
-    if mt.endswith((".tar", "rootfs.diff.tar")):
-        return TAR
-    return None
-
-
 def compile_capture(patterns: Iterable[str]) -> re.Pattern[str] | None:
     """One regex matching any of ``patterns`` (ImageFS.glob semantics), or ``None``."""
     parts = [f"(?:{glob_regex(p).pattern})" for p in patterns if p]
     return re.compile("|".join(parts), re.S) if parts else None
 
 
-# -- streams -----------------------------------------------------------------------------------
-
-
-class _Cancelled(Exception):
-    """Another layer failed first: this one stops early (its result is never used)."""
-
-
-class _Corrupt(Exception):
-    """The compressed or tar stream is damaged; becomes a LayerError naming the layer."""
-
-
-class _Source:
-    """The raw blob, optionally hashed as it is read; ``count`` is the bytes read so far."""
-
-    __slots__ = ("_fh", "_head", "count", "hasher")
-
-    def __init__(self, fh: IO[bytes], head: bytes = b"", hasher: Any = None) -> None:
-        self._fh = fh
-        self._head = head
-        self.hasher = hasher
-        self.count = 0
-
-    def read(self, n: int) -> bytes:
-        if self._head:
-            data, self._head = self._head[:n], self._head[n:]
-        else:
-            data = self._fh.read(n) or b""
-        if data:
-            if self.hasher is not None:
-                self.hasher.update(data)
-            self.count += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(READ_CHUNK):
-            pass
-
-
-class _PlainDecoder:
-    """An uncompressed tar: the source itself."""
-
-    def __init__(self, src: _Source) -> None:
-        self.src = src
-
-    def read(self, n: int) -> bytes:
-        return self.src.read(n)
-
-
-class _BufferedDecoder:
-    """Serves decompressed chunks made by :meth:`_fill` in reads of at most ``n`` bytes."""
-
-    def __init__(self, src: _Source) -> None:
-        self.src = src
-        self.buf = b""
-        self.pos = 0
-        self.done = False
-
-    def read(self, n: int) -> bytes:
-        while self.pos >= len(self.buf):
-            if self.done:
-                return b""
-            self.buf = self._fill()
-            self.pos = 0
-        start = self.pos
-        self.pos = start + n
-        if start == 0 and n >= len(self.buf):
-            return self.buf
-        return self.buf[start : start + n]
-
-    def _fill(self) -> bytes:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
-class _GzipDecoder(_BufferedDecoder):
-    """gzip, including multi-member files and zero padding after the last member."""
-
-    def __init__(self, src: _Source) -> None:
-        super().__init__(src)
-        self.d = _inflate.decompressobj(31)
-        self.pending = b""
-
-    def _fill(self) -> bytes:
-        while True:
-            if self.d.eof:
-                if not self._next_member():
-                    self.done = True
-                    return b""
-                continue
-            data = self.pending or self.d.unconsumed_tail
-            self.pending = b""
-            if not data:
-                data = self.src.read(READ_CHUNK)
-                if not data:
-                    raise _Corrupt("the gzip stream ends early (truncated)")
-            try:
-                out = self.d.decompress(data, GZIP_OUT_CHUNK)
-            except (zlib.error, _INFLATE_ERROR) as exc:
-                raise _Corrupt(f"invalid gzip data ({exc})") from None
-            if self.d.eof:
-                self.pending = self.d.unused_data
-            if out:
-                return out
-
-    def _next_member(self) -> bool:
-        rest = self.pending.lstrip(b"\0")
-        self.pending = b""
-        while len(rest) < 2:
-            more = self.src.read(READ_CHUNK)
-            if not more:
-                if rest:
-                    raise _Corrupt("trailing garbage after the gzip data")
-                return False
-            rest = (rest + more).lstrip(b"\0")
-        if rest[:2] != GZIP_MAGIC:
-            raise _Corrupt("trailing garbage after the gzip data")
-        self.d = _inflate.decompressobj(31)
-        self.pending = rest
-        return True
-
-
-class _ZstdDecoder(_BufferedDecoder):
-    """zstd, frame after frame, fed in small pieces so one call's output stays bounded."""
-
-    def __init__(self, src: _Source) -> None:
-        super().__init__(src)
-        self.dctx = zstandard.ZstdDecompressor()
-        self.d = self.dctx.decompressobj()
-        self.inbuf = memoryview(b"")
-
-    def _fill(self) -> bytes:
-        while True:
-            if self.d.eof:
-                rest = self.d.unused_data + bytes(self.inbuf)
-                while not rest:
-                    rest = self.src.read(READ_CHUNK)
-                    if not rest:
-                        self.done = True
-                        return b""
-                self.d = self.dctx.decompressobj()
-                self.inbuf = memoryview(rest)
-                continue
-            if not self.inbuf:
-                more = self.src.read(READ_CHUNK)
-                if not more:
-                    raise _Corrupt("the zstd stream ends early (truncated)")
-                self.inbuf = memoryview(more)
-            piece = self.inbuf[:ZSTD_FEED]
-            self.inbuf = self.inbuf[ZSTD_FEED:]
-            try:
-                out = self.d.decompress(piece)
-            except zstandard.ZstdError as exc:
-                raise _Corrupt(f"invalid zstd data ({exc})") from None
-            if out:
-                return out
-
-
-_Decoder = _PlainDecoder | _GzipDecoder | _ZstdDecoder
-
-
-def _decoder(kind: str, src: _Source) -> _Decoder:
-    if kind == GZIP:
-        return _GzipDecoder(src)
-    if kind == ZSTD:
-        return _ZstdDecoder(src)
-    return _PlainDecoder(src)
-
-
-class _Pipe:
-    """A bounded hand-off between one producer and one consumer thread; closable.
-
-    :meth:`put` blocks while ``depth`` items wait and returns False once the pipe is
-    closed (the producer then stops); :meth:`close` drops waiting items and wakes it.
-    """
-
-    __slots__ = ("_closed", "_cond", "_depth", "_items")
-
-    def __init__(self, depth: int) -> None:
-        self._items: deque[object] = deque()
-        self._cond = threading.Condition(threading.Lock())
-        self._depth = depth
-        self._closed = False
-
-    def put(self, item: object) -> bool:
-        with self._cond:
-            while len(self._items) >= self._depth and not self._closed:
-                self._cond.wait()
-            if self._closed:
-                return False
-            self._items.append(item)
-            self._cond.notify()
-            return True
-
-    def get(self) -> object:
-        with self._cond:
-            while not self._items:
-                self._cond.wait()
-            item = self._items.popleft()
-            self._cond.notify()
-            return item
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._items.clear()
-            self._cond.notify_all()
-
-
-_END = object()
-
-
-class _Pump:
-    """The uncompressed stream of one layer blob, in chunks, with its limits and hashes.
-
-    The producing side reads the blob (hashing it for the layer digest), decompresses it
-    and counts the output with ``account`` (which returns the total to check against
-    ``limit``); the consuming side takes chunks in order with :meth:`next_chunk`, which
-    hashes them for the diff_id and reports progress.
-    With ``threaded`` the producing side runs on a worker thread and hands chunks through a
-    small bounded :class:`_Pipe`, so decompression and hashing (which release the GIL)
-    overlap tar parsing; otherwise it runs inline, one chunk per call. Either way an error
-    while producing (damaged data, the budget exceeded, a failed read) reaches the caller
-    in stream order, after the chunks before it, and ends production; :meth:`close` stops
-    the worker wherever it is and joins it. Always call :meth:`close`.
-    """
-
-    def __init__(
-        self,
-        dec: _Decoder,
-        src: _Source,
-        account: Callable[[int], int],
-        limit: int,
-        exceeded: Callable[[int], LimitExceededError],
-        hasher: Any,
-        report: Callable[[int], None] | None,
-        *,
-        threaded: bool,
-        stop: threading.Event | None = None,
-    ) -> None:
-        self._dec = dec
-        self._src = src
-        self._account = account
-        self._limit = limit
-        self._exceeded = exceeded
-        self._stop = stop
-        self.hasher = hasher
-        self._report = report
-        self._next_report = _PROGRESS_STEP
-        self._chunks = self._produce()
-        self._pipe: _Pipe | None = None
-        self._thread: threading.Thread | None = None
-        if threaded:
-            self._pipe = _Pipe(PIPE_DEPTH)
-            self._thread = threading.Thread(target=self._run, name="baseguard-inflate", daemon=True)
-        self._done = False
-        #: Uncompressed bytes handed to the caller so far.
-        self.count = 0
-
-    def start(self) -> None:
-        if self._thread is not None:
-            self._thread.start()
-
-    def _produce(self) -> Generator[tuple[bytes, int], None, None]:
-        """(chunk, compressed bytes read so far) until the stream ends; raises its errors."""
-        dec = self._dec
-        src = self._src
-        account = self._account
-        limit = self._limit
-        stop = self._stop
-        while True:
-            if stop is not None and stop.is_set():
-                raise _Cancelled
-            data = dec.read(GZIP_OUT_CHUNK)
-            if data and len(data) < PIPE_MIN_CHUNK:
-                parts = [data]
-                size = len(data)
-                while size < PIPE_MIN_CHUNK:
-                    more = dec.read(GZIP_OUT_CHUNK)
-                    if not more:
-                        break
-                    parts.append(more)
-                    size += len(more)
-                data = b"".join(parts)
-            if not data:
-                return
-            total = account(len(data))
-            if total > limit:
-                raise self._exceeded(total)
-            yield data, src.count
-
-    def _run(self) -> None:
-        pipe = self._pipe
-        assert pipe is not None
-        try:
-            for item in self._chunks:
-                if not pipe.put(item):
-                    return
-            pipe.put(_END)
-        except BaseException as exc:  # every failure, even MemoryError, goes to the caller
-            pipe.put(exc)
-
-    def next_chunk(self) -> bytes:
-        """The next chunk of the uncompressed stream; ``b""`` at its end. Raises its errors."""
-        if self._done:
-            return b""
-        if self._pipe is None:
-            try:
-                item: object = next(self._chunks)
-            except StopIteration:
-                item = _END
-            except BaseException:
-                self._done = True
-                raise
-        else:
-            item = self._pipe.get()
-            if isinstance(item, BaseException):
-                self._done = True
-                raise item
-        if item is _END:
-            self._done = True
-            return b""
-        data, compressed = cast("tuple[bytes, int]", item)
-        if self.hasher is not None:
-            self.hasher.update(data)
-        self.count += len(data)
-        if self._report is not None and compressed >= self._next_report:
-            self._next_report = compressed + _PROGRESS_STEP
-            self._report(compressed)
-        return data
-
-    def drain(self) -> None:
-        """Take (and hash) the rest of the stream, past the end of the tar archive."""
-        while self.next_chunk():
-            pass
-
-    def close(self) -> None:
-        """Stop producing (dropping what was made) and wait for the worker; idempotent."""
-        self._done = True
-        if self._pipe is not None:
-            self._pipe.close()
-        if self._thread is not None and self._thread.ident is not None:
-            self._thread.join()
-        self._chunks.close()
-
-
 def _layer_workers(layers: int) -> int:
     """How many layers to index at once: one per usable CPU, at most MAX_LAYER_WORKERS."""
     if LAYER_WORKERS is not None:
         return max(1, min(LAYER_WORKERS, layers))
-    return max(1, min(_usable_cpus(), MAX_LAYER_WORKERS, layers))
-
-
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
-def _use_thread(blob_size: int) -> bool:
-    """Whether to inflate a layer of ``blob_size`` compressed bytes on a worker thread."""
-    if THREADED is not None:
-        return THREADED
-    if blob_size < PIPELINE_MIN_BLOB:
-        return False
-    return _usable_cpus() >= PIPELINE_MIN_CPUS
+    return max(1, min(usable_cpus(), MAX_LAYER_WORKERS, layers))
 
 
 # -- indexing ----------------------------------------------------------------------------------
@@ -767,7 +367,7 @@ class _Indexer:
         with self.image.blobs.open_blob(layer.digest) as fh:
             head = fh.read(4) or b""
             kind = detect_compression(head)
-            claimed = _claimed_compression(layer.media_type)
+            claimed = claimed_compression(layer.media_type)
             # Plain "tar" is often a source's default guess, so only a claimed compression
             # that the bytes contradict is worth a warning.
             if claimed in (GZIP, ZSTD) and claimed != kind:
@@ -778,7 +378,7 @@ class _Indexer:
                     f"read as {kind}",
                 )
             digest_hasher = hasher_for(layer.digest)
-            src = _Source(fh, head, digest_hasher)
+            src = Source(fh, head, digest_hasher)
             diff_hasher = None
             same_stream = False
             if layer.diff_id:
@@ -805,15 +405,15 @@ class _Indexer:
                 def report(count: int) -> None:
                     report_to(layer.index, count)
 
-            pump = _Pump(
-                _decoder(kind, src),
+            pump = Pump(
+                open_decoder(kind, src),
                 src,
                 functools.partial(self.counts.add_bytes, layer.index),
                 limit,
                 exceeded,
                 diff_hasher,
                 report,
-                threaded=_use_thread(blob_size) if threaded is None else threaded,
+                threaded=use_thread(blob_size) if threaded is None else threaded,
                 stop=self.stop,
             )
             try:
@@ -824,9 +424,9 @@ class _Indexer:
                 finally:
                     pump.close()
                 src.drain()
-            except (LayerError, _Cancelled):
+            except (LayerError, Cancelled):
                 raise
-            except (_Corrupt, TarFormatError, zlib.error, _INFLATE_ERROR) as exc:
+            except (Corrupt, TarFormatError, zlib.error, INFLATE_ERROR) as exc:
                 self._corrupt(layer, src, str(exc) or type(exc).__name__)
             except OSError as exc:
                 raise LayerError(
@@ -883,7 +483,7 @@ class _Indexer:
                 limit,
             )
 
-    def _corrupt(self, layer: Layer, src: _Source, detail: str) -> NoReturn:
+    def _corrupt(self, layer: Layer, src: Source, detail: str) -> NoReturn:
         """Raise for a damaged layer: a digest mismatch if the blob was altered, else corrupt."""
         with contextlib.suppress(OSError):
             src.drain()
@@ -917,7 +517,7 @@ class _Indexer:
                 hint="the image config and its layers disagree; do not trust this image",
             )
 
-    def _scan(self, layer: Layer, pump: _Pump) -> _Scan:
+    def _scan(self, layer: Layer, pump: Pump) -> _Scan:
         scan = _Scan()
         scanner = TarScanner(pump.next_chunk, max_meta=MAX_META_HEADER)
         max_files = self.limits.max_files
@@ -1091,7 +691,7 @@ class _Indexer:
             return
         data = scanner.read_data(size)
         if len(data) != size:
-            raise _Corrupt(f"member {ti.name!r} ends early (truncated)")
+            raise Corrupt(f"member {ti.name!r} ends early (truncated)")
         scan.grabbed[idx] = data
         scan.grabbed_total += size
 
@@ -1111,7 +711,7 @@ class _Indexer:
         if data is None:
             data = scanner.read_data(ti.size)
             if len(data) != ti.size:
-                raise _Corrupt(f"member {ti.name!r} ends early (truncated)")
+                raise Corrupt(f"member {ti.name!r} ends early (truncated)")
         for inspector in wanting:
             inspector.inspect(entry, data)
 
@@ -1335,8 +935,9 @@ def build_fs(
         # the GIL), and merged here in order; the first failing layer's error is raised.
         # Each reads inline: no inflating thread of its own unless THREADED forces one.
         with ThreadPoolExecutor(workers, thread_name_prefix="baseguard-layer") as pool:
+            forced = blobstream.THREADED is True
             futures = [
-                pool.submit(indexer.scan_layer, layer, size, report, threaded=THREADED is True)
+                pool.submit(indexer.scan_layer, layer, size, report, threaded=forced)
                 for layer, size in zip(image.layers, sizes, strict=True)
             ]
             try:
@@ -1359,100 +960,3 @@ def build_fs(
         layer_digests=[layer.digest for layer in image.layers],
         uncompressed_size=sum(indexer.counts.bytes),
     )
-
-
-# -- reading back ------------------------------------------------------------------------------
-
-
-class LayerReader(ContentReader):
-    """Reads regular files' bytes back from layer blobs, one streaming pass per layer.
-
-    Plain tar layers are read by seeking; compressed ones are decompressed from the start
-    and discarded up to each file's offset, so reading many files of one layer in one
-    :meth:`read_many` call costs one pass.
-    """
-
-    def __init__(self, image: Image, compressions: Sequence[str] | None = None) -> None:
-        self.image = image
-        self.compressions = list(compressions) if compressions is not None else None
-
-    def read(self, entry: FileEntry, limit: int) -> bytes:
-        """Up to ``limit`` bytes of ``entry``'s content."""
-        return self.read_many([entry], limit).get(entry.path, b"")
-
-    def read_many(self, entries: list[FileEntry], limit: int) -> dict[str, bytes]:
-        """Several files, keyed by entry path; layers are visited once each, offsets in order."""
-        out: dict[str, bytes] = {}
-        by_layer: dict[int, dict[int, list[FileEntry]]] = {}
-        nlayers = len(self.image.layers)
-        for entry in entries:
-            if entry.type is not FileType.REGULAR:
-                continue
-            if entry.location < 0 or not 0 <= entry.layer < nlayers or limit <= 0:
-                out[entry.path] = b""
-                continue
-            by_layer.setdefault(entry.layer, {}).setdefault(entry.location, []).append(entry)
-        for index in sorted(by_layer):
-            self._read_layer(self.image.layers[index], by_layer[index], limit, out)
-        return out
-
-    def _read_layer(
-        self,
-        layer: Layer,
-        wanted: dict[int, list[FileEntry]],
-        limit: int,
-        out: dict[str, bytes],
-    ) -> None:
-        blobs = self.image.blobs
-        if blobs is None:
-            raise ImageError(f"{self.image.reference}: the image has no blob store to read from")
-        where = f"{self.image.reference}: layer {layer.index} ({layer.digest})"
-        with blobs.open_blob(layer.digest) as fh:
-            head = fh.read(4) or b""
-            kind = (
-                self.compressions[layer.index]
-                if self.compressions is not None and layer.index < len(self.compressions)
-                else detect_compression(head)
-            )
-            src = _Source(fh, head)
-            dec = _decoder(kind, src)
-            pos = 0
-            try:
-                for location in sorted(wanted):
-                    group = wanted[location]
-                    want = max(min(e.size, limit) for e in group)
-                    if kind == TAR:
-                        fh.seek(location)
-                        data = _read_exact(fh.read, want)
-                    else:
-                        _skip(dec, location - pos)
-                        data = _read_exact(dec.read, want)
-                        pos = location + len(data)
-                    if len(data) < want:
-                        raise _Corrupt(f"file {group[0].path!r} ends early (truncated)")
-                    for e in group:
-                        out[e.path] = data[: min(e.size, limit)]
-            except _Corrupt as exc:
-                raise LayerError(
-                    f"{where}: truncated or corrupt while reading file contents: {exc}",
-                    hint="the blob changed since it was indexed, or is damaged",
-                ) from None
-
-
-def _read_exact(read: Callable[[int], bytes], n: int) -> bytes:
-    parts = []
-    while n > 0:
-        chunk = read(min(n, 1 << 20))
-        if not chunk:
-            break
-        parts.append(chunk)
-        n -= len(chunk)
-    return b"".join(parts)
-
-
-def _skip(dec: _Decoder, n: int) -> None:
-    while n > 0:
-        chunk = dec.read(min(n, 1 << 20))
-        if not chunk:
-            raise _Corrupt("the stream ends before a file's recorded offset")
-        n -= len(chunk)
