@@ -23,6 +23,7 @@ from tests.image.layer_builders import (
     MemoryBlobStore,
     TarBuilder,
     compress,
+    gzip_zeros_after,
     image_from_blobs,
     make_image,
     tar_header,
@@ -217,3 +218,24 @@ def test_captures_stay_within_their_total_when_layers_are_read_at_once(
     # The files not captured are still readable, lazily, from their layers.
     contents = fs.read_many([p for p in fs.entries if p.startswith("etc/")])
     assert sorted(len(c) for c in contents.values()) == [1000] * 4
+
+
+def test_an_interrupt_while_waiting_stops_every_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ctrl-C reaches the caller's thread while it waits for the readers (here raised by the
+    # progress callback it polls, once a bomb layer is part read): the readers beside it
+    # stop part way and are joined; nothing is left running.
+    monkeypatch.setattr(layers, "LAYER_WORKERS", 2)
+    monkeypatch.setattr(layers, "PROGRESS_POLL", 0.01)
+    small = compress(TarBuilder().file("a", b"1").build(), "gzip")
+    huge = gzip_zeros_after(tar_header("zeros", 4 << 30), 4 << 30)  # about 4 MiB of gzip
+    store = MemoryBlobStore()
+    image = image_from_blobs([small, huge], store=store)
+
+    def interrupt(done: int, total: int) -> None:
+        if done > len(small) + MiB:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_fs(image, progress=interrupt)
+    assert [t for t in threading.enumerate() if t.name.startswith("baseguard-layer")] == []
+    assert store.bytes_read < len(small) + len(huge)
