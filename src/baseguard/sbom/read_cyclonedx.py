@@ -38,7 +38,7 @@ from baseguard.sbom.read_common import (
     parse_purl,
 )
 
-#: Deepest nesting of CycloneDX components, and of envelopes around a document.
+#: Deepest nesting of CycloneDX components (envelopes around a document: at most 2, read.py).
 MAX_NESTING = 16
 
 
