@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select
@@ -58,9 +59,16 @@ class StoreData:
     analysed_at: dict[str, datetime]  # digest -> first analysis.save
     verifications: dict[str, tuple[datetime | None, dict[str, Any]]]  # digest -> latest result
 
-    @property
-    def catalog(self) -> Catalog:
-        return Catalog(entries=tuple(self.entries), exceptions=tuple(self.exceptions))
+    @cached_property
+    def analyses_by_repository(self) -> dict[str, dict[str, str]]:
+        """The analyses (digest -> reference) of each repository: each reference parsed once,
+        not once per catalog entry."""
+        out: dict[str, dict[str, str]] = defaultdict(dict)
+        for digest, reference in self.analyses.items():
+            repository = _repository(reference)
+            if repository is not None:
+                out[repository][digest] = reference
+        return dict(out)
 
 
 def read_store(store: Store) -> StoreData:
@@ -212,9 +220,7 @@ def entry_images(entry: CatalogEntry, data: StoreData) -> tuple[set[str], set[st
     images = set(pinned)
     tag_matched = set()
     catalog = Catalog(entries=(entry,))
-    for digest, reference in data.analyses.items():
-        if _repository(reference) != entry.repository:
-            continue
+    for digest, reference in data.analyses_by_repository.get(entry.repository, {}).items():
         images.add(digest)
         if not pinned and catalog.match(reference) is not None:
             tag_matched.add(digest)
