@@ -89,7 +89,7 @@ def test_random_images_index_the_same_one_by_one_and_at_once(
     names = [f"{d}/{f}" for d in ("etc", "usr/lib", "lib", "x") for f in ("a", "b", "c")]
     names += ["etc", "usr", "usr/lib", "lib", "x", "x/y/z"]
     rng = random.Random(7)
-    differences = 0
+    with_warnings = 0
     for _ in range(60):
         tars = [random_layer(rng, names) for _ in range(rng.randint(2, 6))]
         kinds = [rng.choice(["gzip", "zstd", "tar"]) for _ in tars]
@@ -98,8 +98,8 @@ def test_random_images_index_the_same_one_by_one_and_at_once(
         one = index_with(1, image, monkeypatch, **kwargs)
         many = index_with(4, image, monkeypatch, **kwargs)
         assert one == many
-        differences += one[0] == "ok" and bool(one[2])
-    assert differences > 10  # the images did make warnings to compare
+        with_warnings += one[0] == "ok" and bool(one[2])
+    assert with_warnings > 10  # the images did make warnings to compare
 
 
 def slow_then_corrupt() -> bytes:
@@ -203,11 +203,7 @@ def test_captures_stay_within_their_total_when_layers_are_read_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rng = random.Random(9)
-    tars = [
-        TarBuilder().file(f"etc/f{n}-{i}", rng.randbytes(1000)).build()
-        for n in range(4)
-        for i in range(1)
-    ]
+    tars = [TarBuilder().file(f"etc/f{n}", rng.randbytes(1000)).build() for n in range(4)]
     image, _ = make_image(*tars)
     monkeypatch.setattr(layers, "LAYER_WORKERS", 4)
     fs = build_fs(image, capture=["etc/*"], limits=Limits(max_capture_total=2500))

@@ -58,10 +58,6 @@ class FileEntry:
     def is_setgid(self) -> bool:
         return self.type is FileType.REGULAR and bool(self.mode & 0o2000)
 
-    @property
-    def is_executable(self) -> bool:
-        return self.type is FileType.REGULAR and bool(self.mode & 0o111)
-
 
 class ContentReader(Protocol):
     """Fetches the bytes of regular files in the index."""
