@@ -103,8 +103,6 @@ def assess_command(
     from baseguard.catalog.imagestore import ImageStore
     from baseguard.catalog.spec import load_catalog
     from baseguard.errors import UsageError
-    from baseguard.image.model import Platform
-    from baseguard.image.source import OpenOptions
     from baseguard.inventory.scan import inventory_paths
     from baseguard.matching.vex import load_vex
     from baseguard.vulndb.store import VulnDB
@@ -118,11 +116,7 @@ def assess_command(
         vex_docs = [load_vex(p) for p in vex]
         store = ImageStore(images) if images else None
         inventory = inventory_paths(paths, build_args=args)
-        opts = OpenOptions(
-            platform=Platform.parse(platform) if platform else None,
-            insecure=insecure,
-            ca_file=str(ca_file) if ca_file else None,
-        )
+        opts = options.open_options(platform, insecure, ca_file)
         with VulnDB.open(db) as vulndb:
             cache = AnalysisCache(default_cache_dir())
             distinct = len({u.reference for u in inventory.uses})

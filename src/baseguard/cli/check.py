@@ -170,15 +170,9 @@ def _scan(
 ) -> dict[str, ImageVulnerabilities]:
     from baseguard.catalog.imagestore import ImageStore
     from baseguard.gate.check import scan_images
-    from baseguard.image.model import Platform
-    from baseguard.image.source import OpenOptions
     from baseguard.vulndb.store import VulnDB
 
-    opts = OpenOptions(
-        platform=Platform.parse(platform) if platform else None,
-        insecure=insecure,
-        ca_file=str(ca_file) if ca_file else None,
-    )
+    opts = options.open_options(platform, insecure, ca_file)
     with VulnDB.open(db) as vulndb:
         return scan_images(
             inventory,

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from baseguard.cli import options
 from baseguard.cli.common import report_console, reported_errors, stderr_console, write_output
-from baseguard.cli.recommend import IMAGES, OFFLINE, measurer_for, open_options
+from baseguard.cli.recommend import IMAGES, OFFLINE, measurer_for
 
 if TYPE_CHECKING:
     from baseguard.catalog.compare import Comparison
@@ -71,7 +71,7 @@ def compare_command(
     from baseguard.catalog.compare import compare
 
     with reported_errors():
-        opts = open_options(platform, insecure, ca_file)
+        opts = options.open_options(platform, insecure, ca_file)
         with measurer_for(db, vex, images, offline, opts, scan=True) as measurer:
             result = compare(left, right, measurer, look_up_attachments=not no_attachments)
         fmt = output or (CompareFormat.table if sys.stdout.isatty() else CompareFormat.json)

@@ -24,7 +24,6 @@ from baseguard.cli.recommend import (
     OFFLINE,
     PREFER,
     measurer_for,
-    open_options,
 )
 
 
@@ -66,7 +65,7 @@ def fix_command(
         today = options.parse_day(on_date)
         catalog = load_catalog(catalog_file)
         check_prefer(catalog, prefer)
-        opts = open_options(None, insecure, ca_file)
+        opts = options.open_options(None, insecure, ca_file)
         with measurer_for(None, [], images, offline, opts, scan=False) as measurer:
             day = today or measurer.now.date()
             results = [fix_file(path, catalog, measurer, day, prefer=prefer) for path in files]

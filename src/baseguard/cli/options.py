@@ -10,6 +10,7 @@ import typer
 
 if TYPE_CHECKING:
     from baseguard.analysis.analyze import Analysis
+    from baseguard.image.source import OpenOptions
 
 REF = typer.Argument(
     ..., help="The image; `baseguard analyze --help` lists the forms.", metavar="REF"
@@ -63,6 +64,18 @@ def parse_build_args(items: list[str]) -> dict[str, str]:
     return args
 
 
+def open_options(platform: str | None, insecure: bool, ca_file: Path | None) -> OpenOptions:
+    """``--platform``, ``--insecure`` and ``--ca-file`` as the options to open images with."""
+    from baseguard.image.model import Platform
+    from baseguard.image.source import OpenOptions
+
+    return OpenOptions(
+        platform=Platform.parse(platform) if platform else None,
+        insecure=insecure,
+        ca_file=str(ca_file) if ca_file else None,
+    )
+
+
 def analyze_ref(
     ref: str,
     *,
@@ -77,8 +90,6 @@ def analyze_ref(
     from baseguard.analysis.analyze import analyze
     from baseguard.cli.progress import progress_reporter
     from baseguard.image.layers import Limits
-    from baseguard.image.model import Platform
-    from baseguard.image.source import OpenOptions
 
     limits = Limits()
     if max_bytes is not None:
@@ -86,12 +97,8 @@ def analyze_ref(
     if max_files is not None:
         limits.max_files = max_files
     with progress_reporter(ref) as (pull_progress, layer_progress):
-        options = OpenOptions(
-            platform=Platform.parse(platform) if platform else None,
-            insecure=insecure,
-            progress=pull_progress,
-            ca_file=str(ca_file) if ca_file else None,
-        )
+        options = open_options(platform, insecure, ca_file)
+        options.progress = pull_progress
         if max_bytes is not None:
             options.max_archive_bytes = max_bytes
         return analyze(ref, options, limits=limits, progress=layer_progress, strict=strict)

@@ -101,7 +101,7 @@ def recommend_command(
         catalog = load_catalog(catalog_file)
         check_prefer(catalog, prefer)
         inventory = inventory_paths(paths, build_args=args)
-        opts = open_options(platform, insecure, ca_file)
+        opts = options.open_options(platform, insecure, ca_file)
         with measurer_for(db, vex, images, offline, opts, scan=True) as measurer:
             from baseguard.catalog.recommend import recommend
 
@@ -129,17 +129,6 @@ def recommend_command(
 
 
 # --------------------------------------------------------------------------- shared helpers
-
-
-def open_options(platform: str | None, insecure: bool, ca_file: Path | None) -> OpenOptions:
-    from baseguard.image.model import Platform
-    from baseguard.image.source import OpenOptions
-
-    return OpenOptions(
-        platform=Platform.parse(platform) if platform else None,
-        insecure=insecure,
-        ca_file=str(ca_file) if ca_file else None,
-    )
 
 
 @contextmanager
