@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from baseguard.vulndb.feeds.base import Source, iter_json_object
-from baseguard.vulndb.feeds.debian import DebianTrackerFeed, urgency_label
+from baseguard.vulndb.feeds.debian import DebianTrackerFeed
 from baseguard.vulndb.feeds.epss import EpssFeed
 from baseguard.vulndb.feeds.kev import KevFeed
-from baseguard.vulndb.model import Advisory, Affected
+from baseguard.vulndb.model import Advisory, Affected, label_for_word
 from baseguard.vulndb.store import VulnDbError
 from tests.conftest import realdata_path
 from tests.vulndb.feed_builders import FIXTURES
@@ -158,7 +158,7 @@ def test_value_over_the_item_limit_is_refused() -> None:
     ],
 )
 def test_urgency_labels(urgency: Any, label: str | None) -> None:
-    assert urgency_label(urgency) == label
+    assert label_for_word(urgency) == label
 
 
 def test_kev_entries_keep_the_catalog_fields() -> None:

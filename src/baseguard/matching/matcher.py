@@ -24,7 +24,7 @@ from baseguard.matching.findings import (
     VexDecision,
     sort_findings,
 )
-from baseguard.vulndb.model import Advisory, Affected, Range, severity_rank
+from baseguard.vulndb.model import Advisory, Affected, Range, label_for_word, severity_rank
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -33,17 +33,6 @@ if TYPE_CHECKING:
     from baseguard.analysis.packages import Package
     from baseguard.matching.vex import VexDocument
 
-#: Distro severity words (Debian urgency, Ubuntu priority) as severity labels.
-DISTRO_SEVERITY = {
-    "unimportant": "NEGLIGIBLE",
-    "negligible": "NEGLIGIBLE",
-    "low": "LOW",
-    "medium": "MEDIUM",
-    "moderate": "MEDIUM",
-    "high": "HIGH",
-    "important": "HIGH",
-    "critical": "CRITICAL",
-}
 MAX_REFERENCES = 5
 
 
@@ -303,7 +292,7 @@ def _finding(target: Target, group: list[_Hit]) -> Finding:
         if distro_label is None and hit.affected.severity:
             distro_label = hit.affected.severity
     if label == "UNKNOWN" and distro_label:
-        label = DISTRO_SEVERITY.get(distro_label.strip("* ").lower(), "UNKNOWN")
+        label = label_for_word(distro_label) or "UNKNOWN"
     fixed: list[str] = []
     for hit in group:
         fixed.extend(v for v in hit.fixed if v not in fixed)

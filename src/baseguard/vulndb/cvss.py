@@ -1,4 +1,4 @@
-"""CVSS base scores from vectors (through the ``cvss`` library) and severity labels.
+"""CVSS base scores from vectors (through the ``cvss`` library) and their severity labels.
 
 Scores are cached per vector: a few thousand distinct vectors cover hundreds of thousands
 of advisories, and CVSS v4 scoring is not cheap.
@@ -10,21 +10,6 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from cvss import CVSS2, CVSS3, CVSS4
-
-#: Words feeds use for severity, mapped to baseguard's labels.
-_WORDS = {
-    "critical": "CRITICAL",
-    "important": "HIGH",
-    "high": "HIGH",
-    "moderate": "MEDIUM",
-    "medium": "MEDIUM",
-    "low": "LOW",
-    "negligible": "NEGLIGIBLE",
-    "unimportant": "NEGLIGIBLE",
-    "minimal": "NEGLIGIBLE",
-    "none": "NEGLIGIBLE",
-    "informational": "NEGLIGIBLE",
-}
 
 
 @lru_cache(maxsize=65536)
@@ -69,10 +54,3 @@ def label_for_score(score: float) -> str:
     if score >= 0.1:
         return "LOW"
     return "NEGLIGIBLE"
-
-
-def label_for_word(word: object) -> str | None:
-    """A label for a severity word (GHSA's ``MODERATE`` -> ``MEDIUM``), or None."""
-    if not isinstance(word, str):
-        return None
-    return _WORDS.get(word.strip().rstrip("*").strip().lower())

@@ -143,3 +143,27 @@ def severity_rank(label: str) -> int:
         return SEVERITY_ORDER.index(label.upper())
     except ValueError:
         return 0
+
+
+#: Words feeds use for severity, mapped to baseguard's labels.
+_WORDS = {
+    "critical": "CRITICAL",
+    "important": "HIGH",
+    "high": "HIGH",
+    "moderate": "MEDIUM",
+    "medium": "MEDIUM",
+    "low": "LOW",
+    "negligible": "NEGLIGIBLE",
+    "unimportant": "NEGLIGIBLE",
+    "minimal": "NEGLIGIBLE",
+    "none": "NEGLIGIBLE",
+    "informational": "NEGLIGIBLE",
+}
+
+
+def label_for_word(word: object) -> str | None:
+    """A label for a severity word (GHSA's ``MODERATE`` -> ``MEDIUM``, Debian's urgency
+    ``high**`` -> ``HIGH``), or None for a word that says nothing (``not yet assigned``)."""
+    if not isinstance(word, str):
+        return None
+    return _WORDS.get(word.strip().rstrip("*").strip().lower())

@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from baseguard.vulndb.cvss import label_for_word
 from baseguard.vulndb.feeds.base import (
     DEBIAN_RELEASES,
     AdvisoryFeed,
@@ -29,22 +28,20 @@ from baseguard.vulndb.feeds.base import (
     iter_json_object,
     maybe_gunzip,
 )
-from baseguard.vulndb.model import FIXED, INTRODUCED, Advisory, Affected, Range, severity_rank
+from baseguard.vulndb.model import (
+    FIXED,
+    INTRODUCED,
+    Advisory,
+    Affected,
+    Range,
+    label_for_word,
+    severity_rank,
+)
 from baseguard.vulndb.store import VulnDbError
 
 MAX_PACKAGE_BYTES = 128 * 1024 * 1024
 MAX_DESCRIPTION = 500
 TRACKER_URL = "https://security-tracker.debian.org/tracker/{id}"
-
-
-def urgency_label(urgency: Any) -> str | None:
-    """The severity a tracker urgency stands for, or None when it says nothing."""
-    if not isinstance(urgency, str):
-        return None
-    word = urgency.strip().rstrip("*").strip().lower()
-    if word in ("not yet assigned", "end-of-life", "unknown", ""):
-        return None
-    return label_for_word(word)
 
 
 def release_affected(package: str, codename: str, info: dict[str, Any]) -> Affected | str:
@@ -55,7 +52,7 @@ def release_affected(package: str, codename: str, info: dict[str, Any]) -> Affec
     ecosystem = f"Debian:{number}"
     status = info.get("status")
     fixed = info.get("fixed_version")
-    severity = urgency_label(info.get("urgency"))
+    severity = label_for_word(info.get("urgency"))
     if status == "resolved":
         if fixed is None or str(fixed).strip() == "":
             return "resolved without a fixed version"

@@ -41,6 +41,7 @@ from baseguard.vulndb.model import (
     Advisory,
     Affected,
     Range,
+    label_for_word,
 )
 from baseguard.vulndb.store import VulnDbError
 
@@ -127,12 +128,12 @@ def _label(severity: list[tuple[str, str]], score: float | None, *words: Any) ->
     if score is not None:
         return cvss.label_for_score(score)
     for word in words:
-        label = cvss.label_for_word(word)
+        label = label_for_word(word)
         if label:
             return label
     for kind, value in severity:
         if not kind.startswith("CVSS"):
-            label = cvss.label_for_word(value)
+            label = label_for_word(value)
             if label:
                 return label
     return None
