@@ -87,6 +87,11 @@ def write_output(text: str, file: Path | None) -> None:
             sys.stdout.write("\n")
         sys.stdout.flush()
         return
+    write_file((text if text.endswith("\n") else text + "\n").encode("utf-8"), file)
+
+
+def write_file(data: bytes, file: Path) -> None:
+    """Replace ``file`` with ``data`` atomically: nothing half-written is left on failure."""
     target = file.expanduser()
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
@@ -96,8 +101,8 @@ def write_output(text: str, file: Path | None) -> None:
         )
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text if text.endswith("\n") else text + "\n")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

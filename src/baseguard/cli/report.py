@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -16,10 +14,11 @@ from baseguard.cli.common import (
     STATE,
     reported_errors,
     stderr_console,
+    write_file,
     write_output,
 )
 from baseguard.cli.store import STORE_OPTION
-from baseguard.errors import BaseguardError, UsageError
+from baseguard.errors import UsageError
 
 app = typer.Typer(
     help="Evidence reports built from the store.",
@@ -65,21 +64,7 @@ def write_bytes(data: bytes, file: Path | None) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    target = file.expanduser()
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise BaseguardError(
-            f"cannot write {file}: directory {parent} does not exist",
-            hint="create the directory first or choose another --file",
-        )
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_file(data, file)
 
 
 @app.command("compliance")
