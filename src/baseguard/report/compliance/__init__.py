@@ -44,6 +44,12 @@ FRAMEWORK_TITLES = {
     "all": "DORA, NIS2 and their technical standards",
 }
 
+#: The sentence every rendering puts under its header.
+RULES_NOTE = (
+    "Statuses follow the rules in baseguard's docs/report.md; requirements are one-line "
+    "summaries, not the legal text."
+)
+
 
 @dataclass
 class ArticleResult:
@@ -84,6 +90,27 @@ class ComplianceReport:
     @property
     def head_text(self) -> str:
         return self.head or "(empty audit log)"
+
+    @property
+    def audit_state(self) -> str:
+        """``intact, 18 rows`` (or ``TAMPERED, …``)."""
+        return f"{'intact' if self.audit_ok else 'TAMPERED'}, {self.audit_rows} rows"
+
+    @property
+    def counts_text(self) -> str:
+        """``1 met, 11 partial, 0 gap``."""
+        met, partial, gap = (self.counts.get(s, 0) for s in (MET, PARTIAL, GAP))
+        return f"{met} met, {partial} partial, {gap} gap"
+
+    def header_rows(self) -> list[list[str]]:
+        """The header table of the HTML and PDF renderings: label, value."""
+        return [
+            ["Generated", self.generated],
+            ["Store", self.store],
+            ["Audit chain head", f"{self.head_text} ({self.audit_state})"],
+            ["Articles", self.counts_text],
+            ["Tool", f"baseguard {self.tool_version}"],
+        ]
 
     def evidence_by_id(self) -> dict[str, Evidence]:
         return {e.id: e for e in self.evidence}

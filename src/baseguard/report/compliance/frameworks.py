@@ -43,6 +43,10 @@ class Article:
     def evidence(self) -> tuple[str, ...]:
         return (*self.primary, *self.supporting)
 
+    def role(self, item: str) -> str:
+        """``primary`` or ``supporting``: what evidence ``item`` is to this article."""
+        return "primary" if item in self.primary else "supporting"
+
     def to_dict(self) -> dict[str, object]:
         return {
             "id": self.id,
@@ -294,8 +298,7 @@ def article_status(article: Article, evidence: Mapping[str, str]) -> tuple[str, 
     for item in article.evidence:
         status = evidence[item]
         if status != MET:
-            kind = "primary" if item in article.primary else "supporting"
-            reasons.append(f"{kind} evidence {item} is {status}")
+            reasons.append(f"{article.role(item)} evidence {item} is {status}")
     if primary_gaps:
         return GAP, reasons
     if not reasons:

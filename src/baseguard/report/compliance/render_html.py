@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from baseguard.report.compliance import ComplianceReport, cell
+from baseguard.report.compliance import RULES_NOTE, ComplianceReport, cell
 from baseguard.report.compliance.evidence import Evidence
 
 CSS = """
@@ -72,25 +72,7 @@ def _evidence(ev: Evidence) -> str:
 def render_html(report: ComplianceReport) -> str:
     """The whole report as HTML: styles inline, every value escaped."""
     by_id = report.evidence_by_id()
-    meta = _table(
-        ["", ""],
-        [
-            ["Generated", report.generated],
-            ["Store", report.store],
-            [
-                "Audit chain head",
-                f"{report.head_text} ({'intact' if report.audit_ok else 'TAMPERED'}, "
-                f"{report.audit_rows} rows)",
-            ],
-            [
-                "Articles",
-                f"{report.counts.get('met', 0)} met, {report.counts.get('partial', 0)} partial, "
-                f"{report.counts.get('gap', 0)} gap",
-            ],
-            ["Tool", f"baseguard {report.tool_version}"],
-        ],
-        "meta",
-    )
+    meta = _table(["", ""], report.header_rows(), "meta")
     overview = "".join(
         f"<tr><td>{escape(r.article.act)}</td>"
         f'<td><a href="#{escape(r.article.id)}">{escape(r.article.ref)}</a></td>'
@@ -102,7 +84,7 @@ def render_html(report: ComplianceReport) -> str:
         art = result.article
         items = "".join(
             f"<tr><td>{escape(by_id[e].title)}</td>"
-            f"<td>{'primary' if e in art.primary else 'supporting'}</td>"
+            f"<td>{art.role(e)}</td>"
             f"<td>{_badge(by_id[e].status)}</td>"
             f"<td>{escape(by_id[e].summary)}</td><td>{escape(by_id[e].as_of or '-')}</td></tr>"
             for e in art.evidence
@@ -131,8 +113,7 @@ def render_html(report: ComplianceReport) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(report.title)}</title><style>{CSS}</style></head><body>\n"
         f"<h1>{escape(report.title)}</h1>\n{meta}\n"
-        "<p>Statuses follow the rules in baseguard's docs/report.md; requirements are one-line "
-        "summaries, not the legal text.</p>\n"
+        f"<p>{RULES_NOTE}</p>\n"
         "<h2>Articles</h2><table><thead><tr><th>act</th><th>article</th><th>title</th>"
         f"<th>status</th></tr></thead><tbody>{overview}</tbody></table>\n"
         + "\n".join(articles)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from baseguard.report.compliance import ComplianceReport, cell
+from baseguard.report.compliance import RULES_NOTE, ComplianceReport, cell
 from baseguard.report.compliance.evidence import Evidence
 
 STATUS_MARK = {"met": "MET", "partial": "PARTIAL", "gap": "GAP"}
@@ -51,14 +51,11 @@ def render_markdown(report: ComplianceReport) -> str:
         "",
         f"- Generated: {report.generated}",
         f"- Store: `{report.store}`",
-        f"- Audit chain head: `{report.head_text}` "
-        f"({'intact' if report.audit_ok else 'TAMPERED'}, {report.audit_rows} rows)",
-        f"- Articles: {report.counts.get('met', 0)} met, {report.counts.get('partial', 0)} "
-        f"partial, {report.counts.get('gap', 0)} gap",
+        f"- Audit chain head: `{report.head_text}` ({report.audit_state})",
+        f"- Articles: {report.counts_text}",
         f"- baseguard {report.tool_version}",
         "",
-        "Statuses follow the rules in baseguard's docs/report.md; requirements are one-line "
-        "summaries, not the legal text.",
+        RULES_NOTE,
         "",
         "## Articles",
         "",
@@ -88,9 +85,10 @@ def render_markdown(report: ComplianceReport) -> str:
         ]
         for item_id in art.evidence:
             ev = by_id[item_id]
-            role = "primary" if item_id in art.primary else "supporting"
             dated = f" (as of {ev.as_of})" if ev.as_of else ""
-            lines.append(f"- {ev.title} ({role}): {STATUS_MARK[ev.status]}: {ev.summary}{dated}")
+            lines.append(
+                f"- {ev.title} ({art.role(item_id)}): {STATUS_MARK[ev.status]}: {ev.summary}{dated}"
+            )
         lines.append("")
     lines += ["## Evidence", ""]
     for ev in report.used_evidence():

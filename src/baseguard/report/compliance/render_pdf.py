@@ -26,7 +26,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from baseguard.report.compliance import ComplianceReport, cell
+from baseguard.report.compliance import RULES_NOTE, ComplianceReport, cell
 from baseguard.report.compliance.evidence import Evidence
 
 PAGE = landscape(A4)
@@ -59,9 +59,14 @@ def _p(text: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escape(safe(text)), style)
 
 
+def _coloured(status: str, *, bold: bool = False) -> str:
+    """``status`` in capitals and in its colour, as Paragraph markup."""
+    text = f"<b>{status.upper()}</b>" if bold else status.upper()
+    return f'<font color="#{STATUS_COLOURS[status].hexval()[2:]}">{text}</font>'
+
+
 def _status(status: str, style: ParagraphStyle) -> Paragraph:
-    colour = STATUS_COLOURS[status].hexval()[2:]
-    return Paragraph(f'<font color="#{colour}"><b>{status.upper()}</b></font>', style)
+    return Paragraph(_coloured(status, bold=True), style)
 
 
 def _table(
@@ -111,10 +116,7 @@ def _evidence(ev: Evidence, styles: _Styles) -> list[Flowable]:
         KeepTogether(
             [
                 Paragraph(
-                    f"{escape(safe(ev.title))} ({escape(ev.id)}) "
-                    f'<font color="#{STATUS_COLOURS[ev.status].hexval()[2:]}">'
-                    f"{ev.status.upper()}</font>",
-                    styles.h3,
+                    f"{escape(safe(ev.title))} ({escape(ev.id)}) {_coloured(ev.status)}", styles.h3
                 ),
                 _p(ev.summary + (f" (as of {ev.as_of})" if ev.as_of else ""), styles.body),
             ]
@@ -155,32 +157,9 @@ def render_pdf(report: ComplianceReport) -> bytes:
 
     story: list[Flowable] = [
         _p(report.title, styles.title),
-        _table(
-            ["", ""],
-            [
-                ["Generated", report.generated],
-                ["Store", report.store],
-                [
-                    "Audit chain head",
-                    f"{report.head_text} ({'intact' if report.audit_ok else 'TAMPERED'}, "
-                    f"{report.audit_rows} rows)",
-                ],
-                [
-                    "Articles",
-                    f"{report.counts.get('met', 0)} met, {report.counts.get('partial', 0)} "
-                    f"partial, {report.counts.get('gap', 0)} gap",
-                ],
-                ["Tool", f"baseguard {report.tool_version}"],
-            ],
-            styles,
-            [1, 5],
-        ),
+        _table(["", ""], report.header_rows(), styles, [1, 5]),
         Spacer(1, 4),
-        _p(
-            "Statuses follow the rules in baseguard's docs/report.md; requirements are "
-            "one-line summaries, not the legal text.",
-            styles.italic,
-        ),
+        _p(RULES_NOTE, styles.italic),
         _p("Articles", styles.h2),
         _table(
             ["act", "article", "title", "status"],
@@ -196,9 +175,7 @@ def render_pdf(report: ComplianceReport) -> bytes:
         art = result.article
         block: list[Flowable] = [
             Paragraph(
-                f"{escape(safe(art.ref))}: {escape(safe(art.title))} "
-                f'<font color="#{STATUS_COLOURS[result.status].hexval()[2:]}">'
-                f"{result.status.upper()}</font>",
+                f"{escape(safe(art.ref))}: {escape(safe(art.title))} {_coloured(result.status)}",
                 styles.h2,
             ),
             _p(art.act, styles.italic),
@@ -213,7 +190,7 @@ def render_pdf(report: ComplianceReport) -> bytes:
                 [
                     [
                         by_id[e].title,
-                        "primary" if e in art.primary else "supporting",
+                        art.role(e),
                         _status(by_id[e].status, styles.small),
                         by_id[e].summary,
                         by_id[e].as_of or "-",
