@@ -63,36 +63,19 @@ def parse_secfix(entry: str) -> tuple[list[str], list[str]]:
     return [], []
 
 
-_SUFFIX_RANK = {"alpha": 0, "beta": 1, "pre": 2, "rc": 3, "": 4, "cvs": 5, "svn": 6, "git": 7}
-_SUFFIX_RANK.update({"hg": 8, "p": 9})
-_APK = re.compile(
-    r"^(\d+(?:\.\d+)*)([a-z]?)((?:_(?:alpha|beta|pre|rc|cvs|svn|git|hg|p)\d*)*)"
-    r"(?:~[0-9a-f]+)?(?:-r(\d+))?$"
-)
-_APK_SUFFIX = re.compile(r"_(alpha|beta|pre|rc|cvs|svn|git|hg|p)(\d*)")
-
-
-def apk_version_key(version: str) -> tuple[Any, ...] | None:
-    """A sort key for apk versions, good enough to pick the earliest of a package's fixes
-    (full comparison lives in :mod:`baseguard.vulndb.versions`); None if it does not parse."""
-    match = _APK.match(version)
-    if not match:
-        return None
-    numbers = tuple(int(p) for p in match.group(1).split("."))
-    letter = match.group(2)
-    suffixes = [
-        (_SUFFIX_RANK[name], int(num or 0)) for name, num in _APK_SUFFIX.findall(match.group(3))
-    ]
-    suffixes.append((_SUFFIX_RANK[""], 0))
-    return (numbers, letter, tuple(suffixes), int(match.group(4) or 0))
-
-
 def earliest(versions: list[str]) -> str:
-    """The earliest of several apk versions (the first given when one does not parse)."""
-    keyed = [(apk_version_key(v), v) for v in versions]
-    if any(k is None for k, _ in keyed):
+    """The earliest of several apk versions in apk's own order (the first given when one
+    does not parse)."""
+    from baseguard.vulndb.versions import VersionError, compare
+
+    best = versions[0]
+    try:
+        for version in versions[1:]:
+            if compare("apk", version, best) < 0:
+                best = version
+    except VersionError:
         return versions[0]
-    return min(keyed, key=lambda kv: kv[0])[1]  # type: ignore[arg-type, return-value]
+    return best
 
 
 @dataclass
