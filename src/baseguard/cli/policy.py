@@ -9,7 +9,6 @@ import typer
 from baseguard.cli.common import reported_errors, stderr_console, write_output
 from baseguard.policy.base import (
     DEFAULT_EXEMPT_NAMESPACES,
-    MODES,
     POLICY_GENERATORS,
     SBOM_PREDICATES,
     SLSA_PREDICATES,
@@ -59,7 +58,7 @@ def generate_command(
         "stream on stdout).",
     ),
     mode: str = typer.Option(
-        "enforce", "--mode", help=f"{' or '.join(MODES)}: refuse, or admit and report/warn."
+        "enforce", "--mode", help="audit (admit and report/warn) or enforce (refuse)."
     ),
     exempt_namespace: list[str] = typer.Option(
         None,
