@@ -36,7 +36,7 @@ def test_version_prints_the_package_version() -> None:
 
 
 @pytest.mark.parametrize("args", [["--help"], ["analyze", "--help"]])
-def test_help_is_available_for_every_command(args: list[str]) -> None:
+def test_help_of_the_program_and_of_analyze_in_a_real_process(args: list[str]) -> None:
     result = baseguard(*args)
     assert result.returncode == 0
     assert "Usage" in result.stdout
