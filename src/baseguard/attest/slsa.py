@@ -37,7 +37,6 @@ from baseguard.attest.errors import (
 from baseguard.attest.intoto import SLSA_PROVENANCE_PREFIX, Statement
 
 V01 = "https://slsa.dev/provenance/v0.1"
-V02 = "https://slsa.dev/provenance/v0.2"
 V1 = "https://slsa.dev/provenance/v1"
 
 _LEVEL_IN_ID = re.compile(r"(?:^|[^a-z0-9])slsa[-_]?(?:level)?[-_]?([1-4])(?![0-9])", re.IGNORECASE)

@@ -15,13 +15,11 @@ and shared helpers are in :mod:`.model`. The names they define are importable fr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from baseguard.report.compliance.assessment import coverage_evidence, inventory_evidence
 from baseguard.report.compliance.governance import catalog_evidence, exceptions_evidence
 from baseguard.report.compliance.model import (
-    EVIDENCE_IDS,
     TITLES,
     Evidence,
     Table,
@@ -66,13 +64,8 @@ def compute(store: Store, data: StoreData, now: datetime, thresholds: Thresholds
     ]
 
 
-def statuses(items: Sequence[Evidence]) -> dict[str, str]:
-    return {e.id: e.status for e in items}
-
-
 __all__ = [
     "ALLOWED_STATES",
-    "EVIDENCE_IDS",
     "SEVERITIES",
     "TITLES",
     "VERIFY_RESULT",
@@ -98,5 +91,4 @@ __all__ = [
     "recency_evidence",
     "scan_findings",
     "scan_time",
-    "statuses",
 ]

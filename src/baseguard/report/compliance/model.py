@@ -80,8 +80,6 @@ TITLES = {
     "scan-recency": "Scan recency",
     "audit": "Audit log verification",
 }
-#: Evidence ids in report order.
-EVIDENCE_IDS = tuple(TITLES)
 
 
 def iso(moment: datetime | None) -> str | None:
