@@ -78,8 +78,6 @@ class Feed(ABC):
     """A plug-in feed. Subclasses set ``name`` and implement one iterator method."""
 
     name: ClassVar[str]
-    #: Which table the feed fills: ``advisories``, ``kev`` or ``epss``.
-    table: ClassVar[str] = "advisories"
 
     def __init__(self) -> None:
         self.stats = FeedStats()

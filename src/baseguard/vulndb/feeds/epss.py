@@ -21,7 +21,6 @@ class EpssFeed(Feed):
     """EPSS scores; fills the ``epss`` table."""
 
     name = "epss"
-    table = "epss"
 
     def __init__(self) -> None:
         super().__init__()

@@ -30,7 +30,6 @@ class KevFeed(Feed):
     """The KEV catalog; fills the ``kev`` table."""
 
     name = "kev"
-    table = "kev"
 
     def iter_entries(self, source: Source) -> Iterator[tuple[str, dict[str, Any]]]:
         data = read_source_file(source.path, MAX_DOCUMENT_BYTES)
