@@ -33,6 +33,7 @@ from urllib.parse import unquote
 from packageurl import PackageURL
 
 from baseguard.errors import BaseguardError
+from baseguard.matching.ecosystems import normalize_pypi
 from baseguard.matching.findings import VexDecision
 
 NOT_AFFECTED, AFFECTED, FIXED, UNDER_INVESTIGATION = (
@@ -556,7 +557,7 @@ def _parse_cyclonedx(data: dict[str, Any], source: str) -> VexDocument:
     )
     refs: dict[str, VexProduct] = {}
 
-    def index(component: Any, image: bool = False) -> None:
+    def index(component: Any) -> None:
         if not isinstance(component, dict):
             return
         purl = _purl(component.get("purl"))
@@ -661,7 +662,7 @@ def _cdx_ref(ref: str, refs: dict[str, VexProduct]) -> VexProduct | None:
 
 def _norm_name(purl: PackageURL) -> str:
     if purl.type == "pypi":
-        return re.sub(r"[-_.]+", "-", purl.name).lower()
+        return normalize_pypi(purl.name)
     return purl.name.lower() if purl.type in _CASELESS else purl.name
 
 
