@@ -2,8 +2,7 @@
 
 The database is ``--db PATH``, else the first ``benchmarks/.cache/*.sqlite`` holding >= 500,000
 advisories, else the one benchmarks/vulndb_import.py builds (a synthetic OSV dump imported
-with the real ``db update --from``). Only when that script is absent is a synthetic database
-built here with :class:`DbBuilder` (OSV-shaped records, skewed like real feeds).
+with the real ``db update --from``).
 
 The SBOM is CycloneDX 1.6 JSON written by baseguard's own writer: 1,000 packages whose names
 exist in the database, a mix of one distro's packages and PyPI, npm, Go and Maven ones; half at
@@ -33,20 +32,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
-FALLBACK_DB = CACHE / "scan-bench-vulndb.sqlite"
 TARGET_SECONDS = 1.0
 MIN_ADVISORIES = 500_000
 
-#: Fallback synthetic database: advisories per ecosystem (sums to 520,000), spread over names
-#: with a heavy skew (see build_synthetic); ``--stress`` scans the most-advised names instead.
-SYNTHETIC = {
-    "Alpine:v3.20": 40_000,
-    "Debian:12": 160_000,
-    "PyPI": 100_000,
-    "npm": 120_000,
-    "Go": 50_000,
-    "Maven": 50_000,
-}
 #: SBOM mix: share of packages per kind (the distro share goes to Alpine or Debian).
 MIX = {"distro": 0.4, "PyPI": 0.25, "npm": 0.15, "Go": 0.1, "Maven": 0.1}
 PURL_TYPES = {"PyPI": "pypi", "npm": "npm", "Go": "golang", "Maven": "maven"}
@@ -68,84 +56,13 @@ def find_db(explicit: Path | None) -> Path:
     if explicit is not None:
         return explicit
     for candidate in sorted(CACHE.glob("*.sqlite")) if CACHE.is_dir() else []:
-        if candidate != FALLBACK_DB and advisory_count(candidate) >= MIN_ADVISORIES:
+        if advisory_count(candidate) >= MIN_ADVISORIES:
             return candidate
-    try:  # the DB engineer's dump, imported with the real importer (`db update --from`)
-        sys.path.insert(0, str(HERE))
-        from vulndb_import import build_benchmark_db
-    except ImportError:
-        build_benchmark_db = None
-    if build_benchmark_db is not None:
-        return Path(build_benchmark_db())
-    if not FALLBACK_DB.exists() or advisory_count(FALLBACK_DB) < MIN_ADVISORIES:
-        build_synthetic(FALLBACK_DB)
-    return FALLBACK_DB
+    # The synthetic OSV dump, imported with the real importer (`db update --from`).
+    sys.path.insert(0, str(HERE))
+    from vulndb_import import build_benchmark_db
 
-
-def _version(eco: str, n: int, rng: random.Random) -> str:
-    major, minor, patch = n % 7 + 1, rng.randrange(20), rng.randrange(30)
-    if eco.startswith("Alpine"):
-        return f"{major}.{minor}.{patch}-r{rng.randrange(5)}"
-    if eco.startswith("Debian"):
-        return f"{major}.{minor}.{patch}-{rng.randrange(1, 5)}+deb12u{rng.randrange(1, 4)}"
-    return f"{major}.{minor}.{patch}"
-
-
-def _name(eco: str, i: int) -> str:
-    if eco == "Go":
-        return f"github.com/org{i % 997}/module{i}"
-    if eco == "Maven":
-        return f"org.example{i % 211}:artifact{i}"
-    if eco == "npm" and i % 5 == 0:
-        return f"@scope{i % 53}/pkg{i}"
-    return f"pkg{i}"
-
-
-def build_synthetic(path: Path) -> None:
-    from baseguard.vulndb.model import Advisory, Affected, Range
-    from baseguard.vulndb.store import DbBuilder
-
-    rng = random.Random(20260101)
-    started = time.perf_counter()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    serial = 0
-    with DbBuilder(path) as builder:
-        for eco, count in SYNTHETIC.items():
-            names = max(count // 4, 1)
-            for i in range(count):
-                serial += 1
-                cve = f"CVE-{2000 + serial % 26}-{100000 + serial}"
-                fixed = _version(eco, i, rng)
-                # Skewed like real feeds: a few packages (kernels, openssl, browsers) carry
-                # hundreds of advisories, most carry one or two.
-                package = _name(eco, int(names * rng.random() ** 3))
-                events = [("introduced", "0"), ("fixed", fixed)]
-                builder.add_advisory(
-                    "osv",
-                    Advisory(
-                        id=cve if eco[0] in "AD" else f"GHSA-{serial:04x}-{i % 9999:04d}-x",
-                        source="osv",
-                        aliases=[] if eco[0] in "AD" else [cve],
-                        summary=f"Synthetic issue {serial} in {eco}: buffer overflow in parser",
-                        severity=[("CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")],
-                        cvss_score=round(rng.uniform(2.0, 9.9), 1),
-                        severity_label=rng.choice(["LOW", "MEDIUM", "HIGH", "CRITICAL"]),
-                        affected=[
-                            Affected(
-                                ecosystem=eco,
-                                package=package,
-                                ranges=[Range("ECOSYSTEM", events)],
-                            )
-                        ],
-                        references=[f"https://example.org/advisory/{serial}"],
-                    ),
-                )
-        builder.commit(datetime.now(UTC))
-    print(
-        f"built fallback synthetic DB {path} ({sum(SYNTHETIC.values())} advisories) in "
-        f"{time.perf_counter() - started:.0f} s",
-        file=sys.stderr,
-    )
+    return Path(build_benchmark_db())
 
 
 def sample_names(
