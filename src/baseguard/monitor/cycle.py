@@ -150,12 +150,14 @@ def run_cycle(
     from baseguard.monitor import alerts as al
     from baseguard.monitor.notify import Dispatcher
     from baseguard.monitor.sla import record_transitions, sla_clocks
-    from baseguard.monitor.tags import poll_tags
+    from baseguard.monitor.tags import poll_tags, tag_history
     from baseguard.vulndb.store import VulnDB, VulnDbError
 
     moment = now or datetime.now(UTC)
     report = CycleReport(started=moment)
     entries, exceptions = load_catalog(store)
+    # Read once: polling appends what it records, and the SLA clocks read it after.
+    history = tag_history(store)
 
     # 1. feeds
     if options.update:
@@ -195,6 +197,7 @@ def run_cycle(
                 now=moment,
                 analyzer=chosen_analyzer,
                 actor=options.actor,
+                history=history,
             )
         finally:
             if own_client:
@@ -217,7 +220,7 @@ def run_cycle(
             _rematch(store, db, options, report, moment)
 
     # 4. SLA clocks
-    report.clocks = sla_clocks(store, entries, now=moment)
+    report.clocks = sla_clocks(store, entries, now=moment, history=history)
     report.sla_changes = len(record_transitions(store, report.clocks, actor=options.actor))
 
     # 5. alerts

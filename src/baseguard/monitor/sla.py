@@ -202,11 +202,17 @@ def _unsuppressed_keys(scan: dict[str, Any]) -> set[FindingKey]:
     }
 
 
-def gather_sightings(store: Store, digests: Iterable[str]) -> dict[str, list[FixSighting]]:
+def gather_sightings(
+    store: Store, digests: Iterable[str]
+) -> tuple[dict[str, list[FixSighting]], dict[str, set[FindingKey] | None]]:
     """Fix sightings of the given digests: from ``monitor.diff`` events (new findings with a
     fixed version, findings that became fixable) and, for findings fixable in the latest
-    scan that no diff mentions, the digest's first scan (fixable from the start)."""
+    scan that no diff mentions, the digest's first scan (fixable from the start).
+
+    Also returns what each digest's latest scan carries (``None``: never scanned), so that
+    the clocks need not read those scans a second time."""
     wanted = set(digests)
+    carried: dict[str, set[FindingKey] | None] = {}
     out: dict[str, list[FixSighting]] = {d: [] for d in wanted}
     seen: dict[str, set[FindingKey]] = {d: set() for d in wanted}
     mentioned: dict[str, set[FindingKey]] = {d: set() for d in wanted}
@@ -227,6 +233,7 @@ def gather_sightings(store: Store, digests: Iterable[str]) -> dict[str, list[Fix
                     )
     for digest in sorted(wanted):
         latest = store.latest_scan(digest)
+        carried[digest] = _unsuppressed_keys(latest) if latest is not None else None
         if latest is None:
             continue
         first = store.list_scans(digest, limit=1)
@@ -242,7 +249,7 @@ def gather_sightings(store: Store, digests: Iterable[str]) -> dict[str, list[Fix
             out[digest].append(
                 FixSighting(digest, key[0], key[1], str(item.get("severity")), start, fixed)
             )
-    return out
+    return out, carried
 
 
 def sla_clocks(
@@ -259,16 +266,9 @@ def sla_clocks(
     ids = {e.id for e in chosen}
     lines = {k: v for k, v in lines.items() if k[0] in ids}
     digests = {obs.analysis_digest or obs.digest for line in lines.values() for obs in line}
-    sightings = gather_sightings(store, digests)
-    cache: dict[str, set[FindingKey] | None] = {}
-
-    def carried(digest: str) -> set[FindingKey] | None:
-        if digest not in cache:
-            latest = store.latest_scan(digest)
-            cache[digest] = _unsuppressed_keys(latest) if latest is not None else None
-        return cache[digest]
-
-    return compute_clocks(chosen, lines, sightings, carried, moment)
+    # Every digest the clocks ask about is one of ``digests``: read once, by gather_sightings.
+    sightings, carried = gather_sightings(store, digests)
+    return compute_clocks(chosen, lines, sightings, carried.get, moment)
 
 
 def record_transitions(
