@@ -311,9 +311,7 @@ def get_scans(
 def post_scan(request: Request, digest: Digest, token: Uploader) -> dict[str, Any]:
     from baseguard.server.uploads import open_vulndb, scan_stored
 
-    store = store_of(request)
-    if store.load_analysis(digest) is None:
-        raise Problem(404, "Not Found", f"no analysis of {digest} is stored")
+    analysis = _analysis(request, digest)
     db = open_vulndb(options_of(request).vulndb)
     if db is None:
         raise Problem(
@@ -323,7 +321,7 @@ def post_scan(request: Request, digest: Digest, token: Uploader) -> dict[str, An
             hint="run `baseguard db update` on the server, or set $BASEGUARD_VULNDB",
         )
     try:
-        return scan_stored(store, digest, db, actor=token.name)
+        return scan_stored(store_of(request), digest, analysis, db, actor=token.name)
     finally:
         db.close()
 

@@ -76,13 +76,12 @@ def open_vulndb(path: Path | None) -> Any | None:
         return None
 
 
-def scan_stored(store: Store, digest: str, db: Any, *, actor: str) -> dict[str, Any]:
-    """Match the stored analysis of ``digest`` against ``db`` and store the scan."""
+def scan_stored(
+    store: Store, digest: str, analysis: Analysis, db: Any, *, actor: str
+) -> dict[str, Any]:
+    """Match ``analysis`` (the one stored under ``digest``) against ``db`` and store the scan."""
     from baseguard.matching.matcher import match
 
-    analysis = store.load_analysis(digest)
-    if analysis is None:
-        raise Problem(404, "Not Found", f"no analysis of {digest} is stored")
     result = match(analysis, db, now=datetime.now(UTC))
     scan_id = store.save_scan(digest, result, actor)
     summary = result.to_dict()["summary"]
@@ -108,7 +107,7 @@ def store_upload(
             out["scanSkipped"] = "the server has no vulnerability database"
         else:
             try:
-                out["scan"] = scan_stored(store, digest, db, actor=actor)
+                out["scan"] = scan_stored(store, digest, analysis, db, actor=actor)
             finally:
                 db.close()
     return out
