@@ -103,12 +103,17 @@ def get_catalog(request: Request, _t: Viewer) -> dict[str, Any]:
     return {"entries": store_of(request).catalog_entries()}
 
 
-@router.get("/catalog/{entry_id}", summary="One catalog entry")
-def get_catalog_entry(request: Request, entry_id: EntryId, _t: Viewer) -> dict[str, Any]:
-    for entry in store_of(request).catalog_entries():
+def _entry(store: Store, entry_id: str) -> dict[str, Any]:
+    """The stored catalog entry ``entry_id`` (404 when there is none)."""
+    for entry in store.catalog_entries():
         if entry.get("id") == entry_id:
             return entry
     raise Problem(404, "Not Found", f"no catalog entry {entry_id!r}")
+
+
+@router.get("/catalog/{entry_id}", summary="One catalog entry")
+def get_catalog_entry(request: Request, entry_id: EntryId, _t: Viewer) -> dict[str, Any]:
+    return _entry(store_of(request), entry_id)
 
 
 @router.post(
@@ -121,9 +126,7 @@ def approve_entry(
     from baseguard.catalog.model import CatalogEntry, CatalogError
 
     store = store_of(request)
-    raw = next((e for e in store.catalog_entries() if e.get("id") == entry_id), None)
-    if raw is None:
-        raise Problem(404, "Not Found", f"no catalog entry {entry_id!r}")
+    raw = _entry(store, entry_id)
     on = (body.date if body else None) or today_of(request)
     reason = body.reason if body else None
     try:

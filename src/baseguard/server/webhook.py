@@ -132,12 +132,7 @@ async def review(
 @router.post(
     "/validate",
     summary="Validating admission webhook (AdmissionReview v1)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _REVIEW_SCHEMA}},
-        }
-    },
+    openapi_extra={"requestBody": _BODY},
     responses={400: _PROBLEM, 413: _PROBLEM},
 )
 async def validate(request: Request) -> Response:
