@@ -113,9 +113,9 @@ class CycleReport:
         }
 
 
-def load_catalog(store: Store) -> tuple[list[CatalogEntry], list[CatalogException]]:
-    """The catalog as the store mirrors it (entries that no longer validate are skipped)."""
-    from baseguard.catalog.model import CatalogEntry, CatalogError, CatalogException
+def load_entries(store: Store) -> list[CatalogEntry]:
+    """The catalog entries the store mirrors (entries that no longer validate are skipped)."""
+    from baseguard.catalog.model import CatalogEntry, CatalogError
 
     entries: list[CatalogEntry] = []
     for data in store.catalog_entries():
@@ -123,6 +123,14 @@ def load_catalog(store: Store) -> tuple[list[CatalogEntry], list[CatalogExceptio
             entries.append(CatalogEntry.from_dict(data))
         except CatalogError:
             continue
+    return entries
+
+
+def load_catalog(store: Store) -> tuple[list[CatalogEntry], list[CatalogException]]:
+    """The catalog as the store mirrors it (entries that no longer validate are skipped)."""
+    from baseguard.catalog.model import CatalogError, CatalogException
+
+    entries = load_entries(store)
     exceptions: list[CatalogException] = []
     for data in store.exceptions():
         try:

@@ -195,34 +195,19 @@ def collect(
     ``clocks`` are the patch-SLA clocks when the caller has them (``watch`` does); otherwise
     they are computed from the store.
     """
-    from baseguard.catalog.model import CatalogEntry, CatalogError
+    from baseguard.catalog.model import Catalog
+    from baseguard.monitor.cycle import load_entries
     from baseguard.monitor.rematch import last_rematch
     from baseguard.monitor.sla import sla_clocks
     from baseguard.refs import parse_reference
 
     moment = now or datetime.now(UTC)
     snap = MetricsSnapshot()
-    entries: list[CatalogEntry] = []
-    for data in store.catalog_entries():
-        try:
-            entries.append(CatalogEntry.from_dict(data))
-        except CatalogError:
-            continue
+    entries = load_entries(store)
     for entry in entries:
         snap.entries_by_state[entry.state] = snap.entries_by_state.get(entry.state, 0) + 1
-    from baseguard.catalog.model import Catalog
-
     catalog = Catalog(entries=tuple(entries))
-    latest: dict[str, tuple[int, datetime, dict[str, object]]] = {}
-    after = 0
-    while True:
-        page = store.list_scans(after_id=after)
-        if not page:
-            break
-        for scan in page:
-            when = scan.scanned_at or scan.created_at
-            latest[scan.digest] = (scan.id, when, scan.summary)
-        after = page[-1].id
+    latest = {s.digest: (s.scanned_at or s.created_at, s.summary) for s in store.iter_scans()}
     for _row_id, digest, reference in store.list_analyses():
         snap.images += 1
         try:
@@ -235,7 +220,7 @@ def collect(
         if found is None:
             snap.unscanned += 1
             continue
-        _, when, summary = found
+        when, summary = found
         snap.scan_ages.append(max(0.0, (moment - when).total_seconds()))
         by = summary.get("bySeverity")
         if isinstance(by, dict):

@@ -76,15 +76,6 @@ def catalog_of(store: Store) -> tuple[Any, list[str]]:
     return Catalog(entries=tuple(entries), exceptions=tuple(exceptions)), broken
 
 
-def all_scans(store: Store) -> list[ScanInfo]:
-    out: list[ScanInfo] = []
-    after = 0
-    while page := store.list_scans(after_id=after, limit=1000):
-        out.extend(page)
-        after = page[-1].id
-    return out
-
-
 def scan_day(info: ScanInfo) -> date:
     return (info.scanned_at or info.created_at).astimezone(UTC).date()
 
@@ -221,10 +212,8 @@ def overview_data(store: Store, today: date) -> dict[str, Any]:
         label = judgement.verdict.value if judgement else "unreadable reference"
         verdicts[label] += 1
         approved += label == "approved"
-    scans = all_scans(store)
-    latest: dict[str, ScanInfo] = {}
-    for info in scans:
-        latest[info.digest] = info
+    scans = list(store.iter_scans())
+    latest = {info.digest: info for info in scans}
     rows: list[dict[str, Any]] = [
         {
             "digest": d,
@@ -372,7 +361,7 @@ def catalog_page(request: Request, reader: Reader) -> HTMLResponse:
 @router.get("/images", response_class=HTMLResponse)
 def images_page(request: Request, reader: Reader) -> HTMLResponse:
     store = store_of(request)
-    latest = {s.digest: s for s in all_scans(store)}
+    latest = {s.digest: s for s in store.iter_scans()}
     rows = [
         {"digest": d, "reference": r, "scan": latest.get(d)} for _, d, r in store.list_analyses()
     ]

@@ -541,6 +541,13 @@ class Store:
                 for s in session.scalars(stmt.limit(max(0, limit)))
             ]
 
+    def iter_scans(self) -> Iterator[ScanInfo]:
+        """Every stored scan in id order, read a page of :data:`BATCH` at a time."""
+        after = 0
+        while page := self.list_scans(after_id=after):
+            yield from page
+            after = page[-1].id
+
     # -- assessments -------------------------------------------------------------------
 
     def save_assessment(self, assessment: dict[str, Any], actor: str) -> int:
