@@ -32,8 +32,6 @@ if TYPE_CHECKING:
     from baseguard.monitor.tasks import TaskQueue
     from baseguard.store import Store
 
-ACTOR = "baseguard-watch"
-
 
 @dataclass
 class WatchOptions:
@@ -52,7 +50,7 @@ class WatchOptions:
     vex: Sequence[VexDocument] = ()
     notify: NotifyConfig | None = None
     queue: TaskQueue | None = None
-    actor: str = ACTOR
+    actor: str = ev.ACTOR
 
 
 @dataclass

@@ -15,6 +15,9 @@ from typing import Any, Protocol
 
 from baseguard.store.audit import AuditRecord
 
+#: Who monitoring's audit events are recorded as, unless the caller names someone.
+ACTOR = "baseguard-watch"
+
 #: Event kinds written by monitoring.
 DIFF = "monitor.diff"
 REMATCH = "monitor.rematch"

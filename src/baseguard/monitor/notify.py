@@ -36,7 +36,6 @@ from baseguard.monitor.errors import MonitorError, NotifyError
 if TYPE_CHECKING:
     from baseguard.store import Store
 
-ACTOR = "baseguard-watch"
 SIGNATURE_HEADER = "X-Baseguard-Signature"
 TIMESTAMP_HEADER = "X-Baseguard-Timestamp"
 EVENT_HEADER = "X-Baseguard-Event"
@@ -457,7 +456,7 @@ class _State:
 class Dispatcher:
     """Sends alerts to the configured channels once each (state in the audit log)."""
 
-    def __init__(self, store: Store, config: NotifyConfig, *, actor: str = ACTOR) -> None:
+    def __init__(self, store: Store, config: NotifyConfig, *, actor: str = ev.ACTOR) -> None:
         self.store = store
         self.config = config
         self.actor = actor
@@ -482,6 +481,12 @@ class Dispatcher:
     def _record(self, kind: str, channel: str, key: str, data: dict[str, Any]) -> None:
         subject = f"{channel}:{key}"[:SUBJECT_LENGTH]
         self.store.record_event(kind, subject, {"channel": channel, "key": key, **data}, self.actor)
+
+    def _sent(self, report: DispatchReport, channel: str, alert: Alert, *, digest: bool) -> None:
+        """Record that ``channel`` took ``alert`` (so it is never sent there again)."""
+        data = {"kind": alert.kind, "title": alert.title, "digest": digest}
+        self._record(ev.NOTIFY_SENT, channel, alert.key, data)
+        report.sent.append((channel, alert.key))
 
     def digest_due(self, channel: str, last: datetime | None, now: datetime) -> bool:
         """Once a day, from ``digest_hour`` UTC on."""
@@ -515,13 +520,7 @@ class Dispatcher:
                     except NotifyError as exc:
                         report.failed.append((channel.name, exc.message))
                         continue
-                    self._record(
-                        ev.NOTIFY_SENT,
-                        channel.name,
-                        alert.key,
-                        {"kind": alert.kind, "title": alert.title, "digest": False},
-                    )
-                    report.sent.append((channel.name, alert.key))
+                    self._sent(report, channel.name, alert, digest=False)
                 continue
             for alert in fresh:
                 self._record(ev.NOTIFY_PENDING, channel.name, alert.key, {"alert": alert.to_dict()})
@@ -540,13 +539,7 @@ class Dispatcher:
                 report.failed.append((channel.name, exc.message))
                 continue
             for alert in waiting:
-                self._record(
-                    ev.NOTIFY_SENT,
-                    channel.name,
-                    alert.key,
-                    {"kind": alert.kind, "title": alert.title, "digest": True},
-                )
-                report.sent.append((channel.name, alert.key))
+                self._sent(report, channel.name, alert, digest=True)
             self.store.record_event(
                 ev.NOTIFY_DIGEST,
                 channel.name,

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 #: Analyses read per page while re-matching everything.
 PAGE = 500
-ACTOR = "baseguard-watch"
 
 
 @dataclass(frozen=True)
@@ -330,7 +329,7 @@ def rematch_one(
     analysis: Analysis | None = None,
     vex: Sequence[VexDocument] = (),
     now: datetime | None = None,
-    actor: str = ACTOR,
+    actor: str = ev.ACTOR,
 ) -> RematchOutcome | None:
     """Re-match the stored analysis of ``digest``; save a scan and a ``monitor.diff`` event
     when the findings changed (or when it was never scanned). ``None``: no such analysis."""
@@ -381,7 +380,7 @@ def rematch_all(
     *,
     vex: Sequence[VexDocument] = (),
     now: datetime | None = None,
-    actor: str = ACTOR,
+    actor: str = ev.ACTOR,
     after_id: int = 0,
     progress: Callable[[int, int], None] | None = None,
     measure_memory: bool = False,

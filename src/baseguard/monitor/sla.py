@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from baseguard.store import Store
 
 MET, BREACHED, OPEN, OVERDUE = "met", "breached", "open", "overdue"
-ACTOR = "baseguard-watch"
 
 #: (vulnerability id, package name): what a clock is about within one tag.
 FindingKey = tuple[str, str]
@@ -272,7 +271,7 @@ def sla_clocks(
 
 
 def record_transitions(
-    store: Store, clocks: Iterable[SlaClock], *, actor: str = ACTOR
+    store: Store, clocks: Iterable[SlaClock], *, actor: str = ev.ACTOR
 ) -> list[SlaClock]:
     """Append a ``monitor.sla`` event for each clock whose status changed since the last
     one recorded (started, met, breached, overdue): the evidence trail of the SLA."""

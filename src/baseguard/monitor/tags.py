@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 #: Tags a glob pattern may expand to (the registry lists them all; we follow at most this).
 MAX_TAGS_PER_PATTERN = 100
-ACTOR = "baseguard-watch"
 
 
 class TagRegistry(Protocol):
@@ -164,7 +163,7 @@ def poll_tags(
     *,
     now: datetime | None = None,
     analyzer: Analyzer | None = None,
-    actor: str = ACTOR,
+    actor: str = ev.ACTOR,
     history: TagHistory | None = None,
 ) -> PollReport:
     """Resolve every followed tag; record a ``monitor.tag`` event for each that moved.
