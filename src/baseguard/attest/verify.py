@@ -304,6 +304,7 @@ class _Collector:
             for i, layer in enumerate(att.layers):
                 media = str(layer.get("mediaType") or "")
                 where = f"{att.via} {att.location}" + (f" layer {i}" if len(att.layers) > 1 else "")
+                kind = "signature" if media == SIMPLE_SIGNING_MEDIA_TYPE else "other"
                 try:
                     if media == SIMPLE_SIGNING_MEDIA_TYPE:
                         self.signature(att, layer, where)
@@ -314,10 +315,8 @@ class _Collector:
                     else:
                         self.unsigned(att, layer, media)
                 except VerificationFailure as exc:
-                    kind = "signature" if media == SIMPLE_SIGNING_MEDIA_TYPE else "other"
                     self.reject(kind, att, exc)
                 except ImageError as exc:  # a missing or corrupt blob: fail closed, say why
-                    kind = "signature" if media == SIMPLE_SIGNING_MEDIA_TYPE else "other"
                     self.reject(
                         kind,
                         att,
@@ -328,8 +327,9 @@ class _Collector:
     # -- cosign simple signing --
 
     def signature(self, att: Attachment, layer: dict[str, Any], where: str) -> None:
-        annotations = layer.get("annotations") if isinstance(layer.get("annotations"), dict) else {}
-        assert isinstance(annotations, dict)
+        annotations = layer.get("annotations")
+        if not isinstance(annotations, dict):
+            annotations = {}
         sig_text = annotations.get(SIGNATURE_ANNOTATION)
         if not isinstance(sig_text, str) or not sig_text:
             raise VerificationFailure(
@@ -475,13 +475,14 @@ class _Collector:
         kind = (
             "sbom" if att.artifact_type == "sbom" else _kind_of_document(media, att.artifact_type)
         )
-        digest = str(layer.get("digest") or "")
-        size = layer.get("size") if isinstance(layer.get("size"), int) else -1
-        assert isinstance(size, int)
         if kind == "other":
             return
+        size = layer.get("size")
+        digest = str(layer.get("digest") or "")
         self.evidence.unsigned.append(
-            UnsignedDocument(kind, att.via, att.location, media, digest, size)
+            UnsignedDocument(
+                kind, att.via, att.location, media, digest, size if isinstance(size, int) else -1
+            )
         )
 
 

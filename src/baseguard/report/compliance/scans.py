@@ -18,6 +18,27 @@ def _latest_scans(data: StoreData) -> dict[str, ScanInfo]:
     return {digest: scans[-1] for digest, scans in data.scans.items() if scans}
 
 
+def _kev_rows(store: Store, digest: str, image: str) -> list[dict[str, Any]]:
+    """The known exploited findings of ``digest``'s latest scan (read only for images whose
+    scan summary counts one)."""
+    rows = []
+    for finding in (store.latest_scan(digest) or {}).get("findings") or []:
+        kev = finding.get("kev")
+        if not kev:
+            continue
+        rows.append(
+            {
+                "image": image,
+                "vulnerability": finding.get("id"),
+                "package": (finding.get("package") or {}).get("name"),
+                "severity": finding.get("severity"),
+                "kevAdded": kev.get("dateAdded") if isinstance(kev, dict) else None,
+                "fixedIn": ", ".join(finding.get("fixedVersions") or []) or None,
+            }
+        )
+    return rows
+
+
 def exposure_evidence(store: Store, data: StoreData) -> Evidence:
     ev = new("exposure")
     latest = _latest_scans(data)
@@ -28,45 +49,31 @@ def exposure_evidence(store: Store, data: StoreData) -> Evidence:
     totals = dict.fromkeys(SEVERITIES, 0)
     kev = fixable = suppressed = 0
     rows: list[dict[str, Any]] = []
+    kev_rows: list[dict[str, Any]] = []
     for digest, info in sorted(latest.items()):
         summary = info.summary or {}
         by_sev = summary.get("bySeverity") or {}
+        counts = {sev: int(by_sev.get(sev, 0) or 0) for sev in SEVERITIES}
+        image_kev = int(summary.get("kev", 0) or 0)
+        image_fixable = int(summary.get("fixable", 0) or 0)
+        image = data.analyses.get(digest) or digest
         for sev in SEVERITIES:
-            totals[sev] += int(by_sev.get(sev, 0) or 0)
-        kev += int(summary.get("kev", 0) or 0)
-        fixable += int(summary.get("fixable", 0) or 0)
+            totals[sev] += counts[sev]
+        kev += image_kev
+        fixable += image_fixable
         suppressed += int(summary.get("suppressed", info.suppressed) or 0)
         rows.append(
             {
-                "image": data.analyses.get(digest) or digest,
+                "image": image,
                 "digest": digest,
                 "scanned": iso(scan_time(info)),
-                **{sev: int(by_sev.get(sev, 0) or 0) for sev in SEVERITIES[:4]},
-                "kev": int(summary.get("kev", 0) or 0),
-                "fixable": int(summary.get("fixable", 0) or 0),
+                **{sev: counts[sev] for sev in SEVERITIES[:4]},
+                "kev": image_kev,
+                "fixable": image_fixable,
             }
         )
-    kev_rows: list[dict[str, Any]] = []
-    for digest, info in sorted(latest.items()):
-        if int((info.summary or {}).get("kev", 0) or 0):
-            scan = store.latest_scan(digest) or {}
-            for finding in scan.get("findings") or []:
-                if finding.get("kev"):
-                    added = (
-                        finding["kev"].get("dateAdded")
-                        if isinstance(finding["kev"], dict)
-                        else None
-                    )
-                    kev_rows.append(
-                        {
-                            "image": data.analyses.get(digest) or digest,
-                            "vulnerability": finding.get("id"),
-                            "package": (finding.get("package") or {}).get("name"),
-                            "severity": finding.get("severity"),
-                            "kevAdded": added,
-                            "fixedIn": ", ".join(finding.get("fixedVersions") or []) or None,
-                        }
-                    )
+        if image_kev:
+            kev_rows += _kev_rows(store, digest, image)
     times = [scan_time(i) for i in latest.values()]
     ev.as_of = iso(max(times))
     ev.facts = {
