@@ -9,9 +9,9 @@ from baseguard.matching.ecosystems import (
     distro_ecosystems,
     language_name,
     language_version,
-    normalize_pypi,
     plan,
 )
+from baseguard.vulndb.names import normalize_pypi
 from tests.matching.helpers import apk, deb, lang
 
 

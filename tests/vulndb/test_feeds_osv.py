@@ -17,10 +17,9 @@ from baseguard.vulndb.feeds.base import (
     MalformedRecord,
     Source,
     load_yaml,
-    normalize_ecosystem,
-    normalize_package,
 )
 from baseguard.vulndb.feeds.osv import OsvFeed, _zip64_sizes, osv_to_advisory
+from baseguard.vulndb.names import normalize_ecosystem, normalize_package
 from baseguard.vulndb.store import VulnDbError
 from tests.conftest import realdata_path
 from tests.vulndb.feed_builders import osv_record, write_zip

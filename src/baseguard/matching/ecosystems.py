@@ -18,6 +18,7 @@ from packageurl import PackageURL
 
 from baseguard.analysis.distro import DEBIAN_CODENAMES, Distro
 from baseguard.analysis.packages import Package
+from baseguard.vulndb.names import normalize_pypi
 
 #: Package types matched against a distro's data, and the distro ids they belong to.
 DISTRO_TYPES: dict[str, tuple[str, ...]] = {
@@ -34,15 +35,9 @@ LANGUAGE_ECOSYSTEMS: dict[str, str] = {
     "maven": "Maven",
 }
 
-_PEP503 = re.compile(r"[-_.]+")
 _DEBIAN_RELEASES = {codename: number for number, codename in DEBIAN_CODENAMES.items()}
 #: Go versions that name no release: a build from a working tree, a local replacement.
 _GO_UNVERSIONED = ("", "(devel)")
-
-
-def normalize_pypi(name: str) -> str:
-    """PEP 503: lower-case, runs of ``-``, ``_`` and ``.`` become one ``-``."""
-    return _PEP503.sub("-", name).lower()
 
 
 def distro_ecosystems(distro: Distro) -> list[str]:

@@ -33,8 +33,8 @@ from urllib.parse import unquote
 from packageurl import PackageURL
 
 from baseguard.errors import BaseguardError
-from baseguard.matching.ecosystems import normalize_pypi
 from baseguard.matching.findings import VexDecision
+from baseguard.vulndb.names import normalize_pypi
 
 NOT_AFFECTED, AFFECTED, FIXED, UNDER_INVESTIGATION = (
     "not_affected",

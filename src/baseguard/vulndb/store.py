@@ -7,7 +7,7 @@ Layout (``SCHEMA_VERSION`` 1):
   zstd-compressed. Records of the same id from one source (a GHSA in several OSV ecosystem
   dumps, a CVE under several Debian source packages) are merged into one row.
 * ``affected_index(ecosystem, package, advisory)`` - the lookup index: normalised
-  ecosystem and package name (see :func:`~baseguard.vulndb.feeds.base.normalize_package`)
+  ecosystem and package name (see :func:`~baseguard.vulndb.names.normalize_package`)
   to the advisory's rowid.
 * ``kev(cve, data)`` and ``epss(cve, score, percentile)`` - enrichment.
 * ``meta(key, value)`` - schema version, build time, counts; ``sources(...)`` - provenance.
@@ -36,6 +36,7 @@ import zstandard
 
 from baseguard.errors import BaseguardError
 from baseguard.vulndb.model import Advisory, Affected, severity_rank
+from baseguard.vulndb.names import normalize_ecosystem, normalize_package
 
 SCHEMA_VERSION = 1
 DB_ENV = "BASEGUARD_VULNDB"
@@ -279,8 +280,6 @@ class VulnDB:
         :class:`Affected` entry of the advisory for that ecosystem and package; an advisory
         with two entries for the package gives two pairs. Withdrawn advisories are left out.
         """
-        from baseguard.vulndb.feeds.base import normalize_ecosystem, normalize_package
-
         eco = normalize_ecosystem(ecosystem)
         wanted: dict[str, list[str]] = {}
         result: dict[str, list[tuple[Advisory, Affected]]] = {}
@@ -450,9 +449,6 @@ class DbBuilder:
     """
 
     def __init__(self, target: Path) -> None:
-        from baseguard.vulndb.feeds.base import normalize_package
-
-        self._normalize_package = normalize_package
         self.target = target
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -547,7 +543,7 @@ class DbBuilder:
     def _index(self, rowid: int, affected: Iterable[Affected]) -> None:
         for entry in affected:
             self._index_rows.append(
-                (entry.ecosystem, self._normalize_package(entry.ecosystem, entry.package), rowid)
+                (entry.ecosystem, normalize_package(entry.ecosystem, entry.package), rowid)
             )
         if len(self._index_rows) >= 5000:
             self._flush_index()

@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from baseguard.vulndb.feeds.base import (
-    DEBIAN_RELEASES,
     AdvisoryFeed,
     Source,
     iter_json_object,
@@ -37,6 +36,7 @@ from baseguard.vulndb.model import (
     label_for_word,
     severity_rank,
 )
+from baseguard.vulndb.names import DEBIAN_RELEASES
 from baseguard.vulndb.store import VulnDbError
 
 MAX_PACKAGE_BYTES = 128 * 1024 * 1024

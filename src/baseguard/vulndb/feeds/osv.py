@@ -30,7 +30,6 @@ from baseguard.vulndb.feeds.base import (
     iso_string,
     load_document,
     maybe_gunzip,
-    normalize_ecosystem,
     read_capped,
 )
 from baseguard.vulndb.model import (
@@ -43,6 +42,7 @@ from baseguard.vulndb.model import (
     Range,
     label_for_word,
 )
+from baseguard.vulndb.names import normalize_ecosystem
 from baseguard.vulndb.store import VulnDbError
 
 RECORD_SUFFIXES = (".json", ".yaml", ".yml")

@@ -29,10 +29,10 @@ from baseguard.vulndb.feeds.base import (
     MalformedRecord,
     Source,
     load_document,
-    normalize_ecosystem,
     read_source_file,
 )
 from baseguard.vulndb.model import FIXED, INTRODUCED, Advisory, Affected, Range
+from baseguard.vulndb.names import normalize_ecosystem
 from baseguard.vulndb.store import VulnDbError
 
 _CVE = re.compile(r"CVE[-_ ](\d{4})-(\d{4,})", re.IGNORECASE)
