@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,19 +22,11 @@ from tests.attest.signing import (
 )
 from tests.conftest import realdata_path
 from tests.image.conftest import RegistryServer
+from tests.matching.test_scan_cli import baseguard
 
 pytestmark = pytest.mark.registry
 
 INTOTO = "application/vnd.in-toto+json"
-
-
-def baseguard(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ key is given)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,21 +15,12 @@ from baseguard.image.registry import RegistryClient
 from tests.attest.push import DSSE, Layer, Pushed, Pusher
 from tests.attest.signing import OPENVEX, KeyPair, envelope, openvex, statement
 from tests.image.conftest import RegistryServer
-from tests.matching.test_scan_cli import make_db
+from tests.matching.test_scan_cli import baseguard, make_db
 
 pytestmark = pytest.mark.registry
 
 OS_RELEASE = b'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.20.3\n'
 APK_DB = b"P:zlib\nV:1.3.1-r1\nA:x86_64\no:zlib\nT:compression library\n\n"
-
-
-def baseguard(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")
