@@ -18,11 +18,13 @@ import re
 from dataclasses import dataclass, field
 
 from baseguard.analysis.catalogers.base import (
+    MAX_PROBLEMS,
     CatalogContext,
     Cataloger,
     CatalogResult,
     distro_qualifier,
     earliest_layer,
+    read_first,
 )
 from baseguard.analysis.packages import Package, make_purl, sort_packages
 from baseguard.image.fs import ImageFS
@@ -31,8 +33,6 @@ DB_PATHS = ("lib/apk/db/installed", "usr/lib/apk/db/installed")
 
 #: Vendors that publish apk packages under their own purl namespace.
 _NAMESPACES = {"alpine": "alpine", "wolfi": "wolfi", "chainguard": "chainguard"}
-#: Problems listed per file; the rest are counted (a hostile file cannot flood the report).
-MAX_PROBLEMS = 20
 _CONSTRAINT = re.compile(r"[<>=~]")
 _SPDX_OPERATOR = re.compile(r"\b(?:AND|OR|WITH)\b|[()]")
 
@@ -180,11 +180,10 @@ class ApkCataloger(Cataloger):
     def catalog(self, fs: ImageFS, ctx: CatalogContext) -> CatalogResult:
         result = CatalogResult()
         # apk reads one database; the first that exists (``lib`` may link to ``usr/lib``).
-        for path in DB_PATHS:
-            data = fs.read_optional(path)
-            if data is not None:
-                self._catalog_db(fs, ctx, path, data.decode("utf-8", "replace"), result)
-                break
+        found = read_first(fs, DB_PATHS)
+        if found is not None:
+            path, data = found
+            self._catalog_db(fs, ctx, path, data.decode("utf-8", "replace"), result)
         result.packages = sort_packages(result.packages)
         return result
 

@@ -13,9 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from baseguard.analysis.catalogers.langutil import image_path
 from baseguard.analysis.distro import Distro
 from baseguard.analysis.packages import CatalogIssue, Package
 from baseguard.image.fs import FileType, ImageFS, Inspector
+
+#: Problems listed per database file; the rest are counted (a hostile file cannot flood
+#: the report).
+MAX_PROBLEMS = 20
 
 
 @dataclass
@@ -54,7 +59,7 @@ class Cataloger(ABC):
         """Return the packages found (and the files that could not be read)."""
 
     def issue(self, path: str, message: str) -> CatalogIssue:
-        return CatalogIssue(self.name, path if path.startswith("/") else f"/{path}", message)
+        return CatalogIssue(self.name, image_path(path), message)
 
 
 def all_capture_patterns(catalogers: Iterable[Cataloger]) -> tuple[str, ...]:
@@ -63,6 +68,16 @@ def all_capture_patterns(catalogers: Iterable[Cataloger]) -> tuple[str, ...]:
         for pattern in cataloger.capture:
             seen.setdefault(pattern, None)
     return tuple(seen)
+
+
+def read_first(fs: ImageFS, paths: Iterable[str]) -> tuple[str, bytes] | None:
+    """The first of ``paths`` that is a regular file (links followed), with its bytes: a
+    package manager reads one database even when several spellings exist."""
+    for path in paths:
+        data = fs.read_optional(path)
+        if data is not None:
+            return path, data
+    return None
 
 
 def distro_qualifier(distro: Distro) -> str | None:

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 
 from baseguard.analysis.catalogers.base import (
+    MAX_PROBLEMS,
     CatalogContext,
     Cataloger,
     CatalogResult,
@@ -38,8 +39,6 @@ STATUS_D = "var/lib/dpkg/status.d"
 INFO = "var/lib/dpkg/info"
 COPYRIGHT = "usr/share/doc/{}/copyright"
 COPYRIGHT_LIMIT = 1 << 20
-#: Problems listed per file; the rest are counted (a hostile file cannot flood the report).
-MAX_PROBLEMS = 20
 
 #: ``Status`` states in which a package's files are installed and configured.
 INSTALLED_STATES = frozenset({"installed", "triggers-awaited", "triggers-pending"})

@@ -20,17 +20,19 @@ image of several layers, or a file require no provide satisfies).
 from __future__ import annotations
 
 from baseguard.analysis.catalogers.base import (
+    MAX_PROBLEMS,
     CatalogContext,
     Cataloger,
     CatalogResult,
     distro_qualifier,
     earliest_layer,
+    read_first,
 )
 from baseguard.analysis.catalogers.rpmdb import HeaderError, RpmdbError, parse_header, read_rpmdb
 from baseguard.analysis.catalogers.rpmdb import header as tags
 from baseguard.analysis.distro import Distro
 from baseguard.analysis.packages import Package, make_purl, sort_packages
-from baseguard.image.fs import FileType, ImageFS
+from baseguard.image.fs import ImageFS
 
 DB_PATHS = (
     "usr/lib/sysimage/rpm/rpmdb.sqlite",
@@ -43,8 +45,6 @@ DB_PATHS = (
 
 #: Distro ids whose purl vendor namespace differs from the id.
 _NAMESPACES = {"rhel": "redhat", "ol": "oracle", "sles": "suse", "opensuse-leap": "opensuse"}
-#: Problems listed per file; the rest are counted (a hostile file cannot flood the report).
-MAX_PROBLEMS = 20
 _SKIPPED_NAMES = frozenset({"gpg-pubkey"})
 _NONE = "(none)"
 
@@ -163,15 +163,9 @@ class RpmCataloger(Cataloger):
 
     def catalog(self, fs: ImageFS, ctx: CatalogContext) -> CatalogResult:
         result = CatalogResult()
-        for path in DB_PATHS:
-            entry = fs.lookup(path)
-            if entry is None or entry.type is not FileType.REGULAR:
-                continue
-            data = fs.read_optional(path)
-            if data is None:
-                continue
-            self._catalog_db(fs, ctx, path, data, result)
-            break
+        found = read_first(fs, DB_PATHS)
+        if found is not None:
+            self._catalog_db(fs, ctx, *found, result)
         result.packages = sort_packages(result.packages)
         return result
 
