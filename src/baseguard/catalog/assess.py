@@ -24,18 +24,15 @@ from baseguard.analysis.analyze import Analysis, analyze_image
 from baseguard.catalog.imagestore import ImageStore
 from baseguard.errors import BaseguardError
 from baseguard.image.source import OpenOptions, open_image
-from baseguard.inventory.model import ImageUse, Inventory
-from baseguard.matching.findings import ScanResult
+from baseguard.inventory.model import RUNNING_ROLES, ImageUse, Inventory
+from baseguard.matching.findings import SEVERITIES, ScanResult
 from baseguard.matching.matcher import AdvisorySource, match
 from baseguard.matching.vex import VexDocument
 
 if TYPE_CHECKING:
     from baseguard.catalog.model import Catalog
     from baseguard.catalog.verdicts import CatalogVerdicts, UseVerdict
-
-#: Roles whose images run (and so are assessed); ``build`` images are listed, not scanned.
-ASSESSED_ROLES = frozenset({"base", "runtime", "init", "ephemeral", "image"})
-SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "NEGLIGIBLE", "UNKNOWN")
+    from baseguard.image.model import Image
 
 
 @dataclass
@@ -203,6 +200,16 @@ class AnalysisCache:
             path.unlink(missing_ok=True)  # a damaged entry is re-made, never trusted
             return None
 
+    def analyse(self, image: Image, now: datetime) -> tuple[Analysis, bool]:
+        """The analysis of an open ``image``, read from the cache (then True) or made and kept."""
+        digest = image.manifest_digest or image.config_digest
+        cached = self.get(digest)
+        if cached is not None:
+            return cached, True
+        analysis = analyze_image(image, now=now)
+        self.put(digest, analysis)
+        return analysis, False
+
     def put(self, digest: str | None, analysis: Analysis) -> None:
         path = self._path(digest) if digest else None
         if path is None:
@@ -248,7 +255,7 @@ def assess(
     by_ref: dict[str, list[ImageUse]] = {}
     build_only: set[str] = set()
     for use in inventory.uses:
-        if use.role in ASSESSED_ROLES:
+        if use.role in RUNNING_ROLES:
             by_ref.setdefault(use.reference, []).append(use)
         else:
             build_only.add(use.reference)
@@ -261,8 +268,8 @@ def assess(
             item.error = "not in the offline image store"
         else:
             try:
-                _analyse(item, item.source or item.reference, options, cache, moment)
-                assert item.analysis is not None
+                with open_image(item.source or item.reference, options) as image:
+                    item.analysis, item.cached = cache.analyse(image, moment)
                 item.scan = match(item.analysis, db, vex=vex, now=moment)
             except BaseguardError as exc:
                 item.error = exc.message
@@ -298,20 +305,3 @@ def assess(
         warnings=warnings,
         catalog=judged,
     )
-
-
-def _analyse(
-    item: ImageAssessment,
-    source: str,
-    options: OpenOptions | None,
-    cache: AnalysisCache,
-    now: datetime,
-) -> None:
-    with open_image(source, options) as image:
-        digest = image.manifest_digest or image.config_digest
-        cached = cache.get(digest)
-        if cached is not None:
-            item.analysis, item.cached = cached, True
-            return
-        item.analysis = analyze_image(image, now=now)
-        cache.put(digest, item.analysis)

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from baseguard import __version__
-from baseguard.analysis.analyze import Analysis, analyze_image
+from baseguard.analysis.analyze import Analysis
 from baseguard.analysis.hardening import Facts, format_size
-from baseguard.catalog.assess import SEVERITIES, AnalysisCache
+from baseguard.catalog.assess import AnalysisCache
 from baseguard.catalog.imagestore import ImageStore
 from baseguard.errors import BaseguardError
 from baseguard.image.source import OpenOptions, open_image, split_transport
-from baseguard.matching.findings import ScanResult
+from baseguard.matching.findings import SEVERITIES, ScanResult
 from baseguard.matching.matcher import AdvisorySource, match
 from baseguard.matching.vex import VexDocument
 from baseguard.refs import parse_reference
@@ -232,13 +232,7 @@ class Measurer:
                         f"{' or '.join(sorted(wanted))}: a different image than the one named"
                     )
                     return out
-                digest = image.manifest_digest or image.config_digest
-                cached = self.cache.get(digest)
-                if cached is not None:
-                    out.analysis, out.cached = cached, True
-                else:
-                    out.analysis = analyze_image(image, now=self.now)
-                    self.cache.put(digest, out.analysis)
+                out.analysis, out.cached = self.cache.analyse(image, self.now)
             if self.db is None:
                 out.scan_reason = "no vulnerability database was given"
             else:

@@ -24,7 +24,7 @@ from baseguard.catalog.model import Catalog
 from baseguard.catalog.verdicts import SEVERITY_ORDER, Judgement, Verdict, judge
 from baseguard.errors import BaseguardError, UsageError
 from baseguard.gate.advice import Replacement, replacement_for
-from baseguard.inventory.model import ImageUse, Inventory, InventoryIssue
+from baseguard.inventory.model import RUNNING_ROLES, ImageUse, Inventory, InventoryIssue
 
 if TYPE_CHECKING:
     from baseguard.catalog.imagestore import ImageStore
@@ -42,8 +42,6 @@ FAIL_ON_CHOICES = (*VERDICT_FAIL_ON, DIGEST_REQUIRED, *SEVERITY_FAIL_ON)
 DEFAULT_FAIL_ON = ("not-in-catalog", "retired", "past-eol")
 #: Severity labels at or above each severity ``--fail-on`` value.
 AT_OR_ABOVE = {"critical": ("CRITICAL",), "high": ("CRITICAL", "HIGH")}
-#: Roles whose images run, and so are scanned; build-stage images are judged, not scanned.
-RUNNING_ROLES = frozenset({"base", "runtime", "init", "ephemeral", "image"})
 #: Vulnerability ids kept per severity for messages.
 TOP_IDS = 5
 

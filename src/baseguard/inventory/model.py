@@ -10,6 +10,8 @@ from typing import Any
 #: ``COPY --from`` or ``RUN --mount=from``; ``runtime``/``init``/``ephemeral``: what a
 #: compose service or a Kubernetes container runs; ``image``: an image stored in a registry.
 ROLES = ("base", "build", "runtime", "init", "ephemeral", "image")
+#: Roles whose images run (and so are scanned); ``build`` images are judged, not scanned.
+RUNNING_ROLES = frozenset({"base", "runtime", "init", "ephemeral", "image"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,18 +111,18 @@ class Inventory:
         return sorted(self.counts())
 
     def to_dict(self) -> dict[str, Any]:
-        counts = self.counts()
-        images = []
-        for ref in sorted(counts):
-            uses = [u for u in self.uses if u.reference == ref]
-            images.append(
-                {
-                    "reference": ref,
-                    "uses": counts[ref],
-                    "roles": sorted({u.role for u in uses}),
-                    "locations": [u.to_dict() for u in uses],
-                }
-            )
+        by_ref: dict[str, list[ImageUse]] = {}
+        for use in self.uses:
+            by_ref.setdefault(use.reference, []).append(use)
+        images = [
+            {
+                "reference": ref,
+                "uses": len(uses),
+                "roles": sorted({u.role for u in uses}),
+                "locations": [u.to_dict() for u in uses],
+            }
+            for ref, uses in sorted(by_ref.items())
+        ]
         return {
             "images": images,
             "issues": [i.to_dict() for i in self.issues],
