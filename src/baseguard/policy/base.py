@@ -69,8 +69,6 @@ RETIRED = "retired"
 PAST_EOL = "past-eol"
 PROPOSED = "proposed"
 DEV_VARIANT = "dev-variant-in-production"
-#: Refusal reasons in the order every engine checks them (the first that fails is reported).
-REASON_ORDER = (DIGEST_REQUIRED, INVALID_REFERENCE, NOT_IN_CATALOG, RETIRED, PAST_EOL)
 
 #: Pod-template-bearing kinds, by API group, and where their pod spec is.
 WORKLOAD_KINDS: dict[str, tuple[str, str, str]] = {
