@@ -755,9 +755,6 @@ class VexIndex:
                     self._by_id.setdefault(ident, []).append((key, stmt))
         self._container_cache: dict[int, bool] = {}
 
-    def __bool__(self) -> bool:
-        return bool(self._by_id)
-
     def _container_present(self, product: VexProduct) -> bool:
         key = id(product)
         if key not in self._container_cache:
