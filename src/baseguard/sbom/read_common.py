@@ -13,6 +13,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from baseguard.analysis.analyze import ImageIdentity
+from baseguard.analysis.catalogers.rpm import parse_source_rpm
 from baseguard.analysis.distro import DEBIAN_CODENAMES, UBUNTU_CODENAMES, Distro
 from baseguard.analysis.packages import CatalogIssue, Package
 
@@ -116,9 +117,6 @@ def _clean_locations(locations: list[str]) -> list[str]:
     return out
 
 
-_SRPM_SUFFIXES = (".src.rpm", ".nosrc.rpm")
-
-
 def _foreign_source(
     name: str, version: str, type_: str, props: dict[str, str], quals: dict[str, str]
 ) -> tuple[str | None, str | None]:
@@ -139,11 +137,9 @@ def _foreign_source(
     else:
         src_name = props.get("syft:metadata:originPackage") or props.get("syft:metadata:source")
         src_version = props.get("syft:metadata:sourceVersion") or None
-        srpm = props.get("syft:metadata:sourceRpm", "")
-        if not src_name and srpm.endswith(_SRPM_SUFFIXES):
-            parts = srpm.rsplit(".", 2)[0].rsplit("-", 2)
-            if len(parts) == 3:
-                src_name, src_version = parts[0], f"{parts[1]}-{parts[2]}"
+        srpm = None if src_name else parse_source_rpm(props.get("syft:metadata:sourceRpm", ""))
+        if srpm is not None:
+            src_name, src_version = srpm
     if not src_name:
         for key in ("upstream", "source", "origin"):
             if quals.get(key):
