@@ -123,7 +123,7 @@ class Analysis:
         )
 
 
-def identity_of(image: Image, fs: ImageFS) -> ImageIdentity:
+def identity_of(image: Image) -> ImageIdentity:
     platform = image.platform
     return ImageIdentity(
         reference=image.reference,
@@ -192,7 +192,7 @@ def analyze_image(
     ctx = CatalogContext(distro=distro, architecture=image.config.architecture or None)
     packages, issues = run_catalogers(fs, ctx, chosen, strict=strict)
     return Analysis(
-        image=identity_of(image, fs),
+        image=identity_of(image),
         distro=distro,
         facts=facts,
         packages=packages,
