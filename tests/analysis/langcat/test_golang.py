@@ -113,41 +113,25 @@ def make_elf(
         body.extend(b"\x00" * max(0, shoff + 3 * shsize - len(body)))
     total = len(body)
     ident = b"\x7fELF" + bytes([2 if is64 else 1, 2 if big else 1, 1]) + b"\x00" * 9
+    header = ident + struct.pack(
+        e + ("HHIQQQIHHHHHH" if is64 else "HHIIIIIHHHHHH"),
+        2,
+        machine,
+        1,
+        BASE,
+        ehsize,
+        shoff if sections else 0,
+        0,
+        ehsize,
+        phsize,
+        1,
+        shsize,
+        3 if sections else 0,
+        2 if sections else 0,
+    )
     if is64:
-        header = ident + struct.pack(
-            e + "HHIQQQIHHHHHH",
-            2,
-            machine,
-            1,
-            BASE,
-            ehsize,
-            shoff if sections else 0,
-            0,
-            ehsize,
-            phsize,
-            1,
-            shsize,
-            3 if sections else 0,
-            2 if sections else 0,
-        )
         phdr = struct.pack(e + "IIQQQQQQ", 1, 6, 0, BASE, BASE, total, total, 0x1000)
     else:
-        header = ident + struct.pack(
-            e + "HHIIIIIHHHHHH",
-            2,
-            machine,
-            1,
-            BASE,
-            ehsize,
-            shoff if sections else 0,
-            0,
-            ehsize,
-            phsize,
-            1,
-            shsize,
-            3 if sections else 0,
-            2 if sections else 0,
-        )
         phdr = struct.pack(e + "8I", 1, 0, BASE, BASE, total, total, 6, 0x1000)
     body[0 : len(header)] = header
     body[ehsize : ehsize + len(phdr)] = phdr
