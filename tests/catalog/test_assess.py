@@ -3,40 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT
-
-ESTATE = PROJECT / "examples" / "estate"
-IMAGES = PROJECT / "examples" / "images"
-FEEDS = PROJECT / "examples" / "feeds"
-
-
-def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **env},
-    )
+from tests.catalog.test_recommend_helpers import ESTATE, IMAGES, make_env, run
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    work = tmp_path_factory.mktemp("assess")
-    env = {
-        "BASEGUARD_VULNDB": str(work / "vulndb.sqlite"),
-        "BASEGUARD_CACHE_DIR": str(work / "cache"),
-    }
-    done = run(["-q", "db", "update", "--from", str(FEEDS)], env)
-    assert done.returncode == 0, done.stderr
-    return env
+    return make_env(tmp_path_factory.mktemp("assess"))
 
 
 @pytest.fixture(scope="module")
