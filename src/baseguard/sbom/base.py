@@ -185,12 +185,17 @@ def package_refs(packages: list[Package]) -> list[str]:
         ref = base
         if counts[base] > 1:
             ref = f"{base}|{package.locations[0] if package.locations else ''}"
-        candidate, n = ref, 2
-        while candidate in seen:
-            candidate, n = f"{ref}|{n}", n + 1
-        seen.add(candidate)
-        refs.append(candidate)
+        refs.append(unique_id(ref, seen, "|"))
     return refs
+
+
+def unique_id(base: str, seen: set[str], sep: str) -> str:
+    """``base``, else ``base<sep>2``, ``base<sep>3``…: the first not in ``seen`` (and add it)."""
+    candidate, n = base, 2
+    while candidate in seen:
+        candidate, n = f"{base}{sep}{n}", n + 1
+    seen.add(candidate)
+    return candidate
 
 
 def dependency_edges(packages: list[Package]) -> list[list[int]]:
@@ -329,13 +334,14 @@ def license_refs(texts: set[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     used: set[str] = set()
     for text in sorted(texts):
-        base = "LicenseRef-" + (_NOT_IDSTRING.sub("-", text).strip("-") or "unknown")
-        candidate, n = base, 2
-        while candidate in used:
-            candidate, n = f"{base}-{n}", n + 1
-        used.add(candidate)
-        out[text] = candidate
+        out[text] = unique_id("LicenseRef-" + (idstring(text) or "unknown"), used, "-")
     return out
+
+
+def idstring(text: str) -> str:
+    """``text`` with each run of characters outside SPDX's ``[A-Za-z0-9.-]`` made one ``-``,
+    and no ``-`` at either end."""
+    return _NOT_IDSTRING.sub("-", text).strip("-")
 
 
 def spdx_expression(licenses: list[str], refs: dict[str, str]) -> str | None:

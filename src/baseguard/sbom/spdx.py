@@ -22,12 +22,14 @@ from baseguard.sbom.base import (
     compact_json,
     dependency_edges,
     document_uuid,
+    idstring,
     image_purl,
     license_kind,
     license_refs,
     render_json,
     spdx_expression,
     timestamp,
+    unique_id,
 )
 
 if TYPE_CHECKING:
@@ -47,8 +49,6 @@ ANN_FACTS = "baseguard:facts"
 ANN_ANALYSIS = "baseguard:analysis"
 ANN_PACKAGE = "baseguard:package"
 
-_NOT_IDSTRING = re.compile(r"[^A-Za-z0-9.-]+")
-
 
 def spdx_ids(packages: list[Package]) -> list[str]:
     """``SPDXRef-Package-<type>-<name>-<version>`` sanitised to ``[A-Za-z0-9.-]``, unique
@@ -56,13 +56,9 @@ def spdx_ids(packages: list[Package]) -> list[str]:
     seen: set[str] = set()
     out: list[str] = []
     for p in packages:
-        parts = (_NOT_IDSTRING.sub("-", part).strip("-") for part in (p.type, p.name, p.version))
+        parts = (idstring(part) for part in (p.type, p.name, p.version))
         base = "SPDXRef-Package-" + ("-".join(part for part in parts if part) or "unnamed")
-        candidate, n = base, 2
-        while candidate in seen:
-            candidate, n = f"{base}-{n}", n + 1
-        seen.add(candidate)
-        out.append(candidate)
+        out.append(unique_id(base, seen, "-"))
     return out
 
 
