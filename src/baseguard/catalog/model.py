@@ -626,6 +626,11 @@ class CatalogEntry:
         """True once the end-of-life date has passed (the EOL day itself still counts)."""
         return self.eol is not None and self.eol < on
 
+    def slots(self) -> list[tuple[Variant | None, tuple[str, ...], tuple[str, ...]]]:
+        """(variant, tags, digests) of each image the entry names: the main image (None) first,
+        then its variants in file order."""
+        return [(None, self.tags, self.digests), *((v, v.tags, v.digests) for v in self.variants)]
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id,
@@ -885,11 +890,7 @@ class Catalog:
             return None
         candidates: list[tuple[tuple[int, int, int], Match]] = []
         for order, entry in enumerate(self.for_repository(ref.name)):
-            slots: list[tuple[Variant | None, tuple[str, ...], tuple[str, ...]]] = [
-                (None, entry.tags, entry.digests),
-                *((v, v.tags, v.digests) for v in entry.variants),
-            ]
-            for variant, tags, digests in slots:
+            for variant, tags, digests in entry.slots():
                 how = _slot_match(ref, tags, digests)
                 if how is None:
                     continue

@@ -39,8 +39,10 @@ def example_reference(entry: CatalogEntry, *, runtime_only: bool = True) -> str 
 
     With ``runtime_only`` dev variants are skipped (a replacement must run in production).
     """
-    slots = [(entry.tags, entry.digests)] + [
-        (v.tags, v.digests) for v in entry.variants if not (runtime_only and v.dev)
+    slots = [
+        (tags, digests)
+        for variant, tags, digests in entry.slots()
+        if not (runtime_only and variant is not None and variant.dev)
     ]
     for tags, _ in slots:
         plain = [t for t in tags if not is_glob(t)]

@@ -40,7 +40,7 @@ from baseguard.errors import BaseguardError, UsageError
 if TYPE_CHECKING:  # the catalog is imported only when a policy is generated (fast CLI start)
     import yaml
 
-    from baseguard.catalog.model import Catalog, CatalogEntry, Signature, Variant
+    from baseguard.catalog.model import Catalog, CatalogEntry, Signature
 
 #: As :mod:`baseguard.refs` defines them (a test keeps them equal).
 DOCKER_HUB = "docker.io"
@@ -344,17 +344,13 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _slots(entry: CatalogEntry) -> list[tuple[Variant | None, tuple[str, ...], tuple[str, ...]]]:
-    return [(None, entry.tags, entry.digests), *((v, v.tags, v.digests) for v in entry.variants)]
-
-
 def compile_catalog(catalog: Catalog, options: PolicyOptions) -> CompiledCatalog:
     """Turn ``catalog`` into rules ordered exactly as ``Catalog.match_detail`` ranks matches."""
     ranked: list[tuple[tuple[int, int, int, int], ImageRule]] = []
     notes: list[str] = []
     for order, entry in enumerate(catalog.entries):
         eol_end = day_start(entry.eol + timedelta(days=1)) if entry.eol else None
-        for slot_index, (variant, tags, digests) in enumerate(_slots(entry)):
+        for slot_index, (variant, tags, digests) in enumerate(entry.slots()):
             dev = variant is not None and variant.dev
             if entry.state == "retired":
                 reason = RETIRED
