@@ -26,7 +26,9 @@ from enum import StrEnum
 from typing import Any
 
 from baseguard.catalog.model import Catalog, CatalogEntry, CatalogException, Match
+from baseguard.errors import BaseguardError
 from baseguard.inventory.model import ImageUse
+from baseguard.refs import Reference, parse_reference
 
 
 class Verdict(StrEnum):
@@ -115,14 +117,18 @@ class UseVerdict:
 
 def judge(catalog: Catalog, reference: str, role: str, today: date) -> Judgement:
     """The verdict for ``reference`` used in ``role``, judged on ``today``."""
-    match = catalog.match_detail(reference)
-    base = _catalog_verdict(catalog, reference, role, today, match)
+    try:
+        ref: str | Reference = parse_reference(reference)  # once, for every lookup below
+    except BaseguardError:
+        ref = reference  # not a valid reference: every lookup misses, explain() says why
+    match = catalog.match_detail(ref)
+    base = _catalog_verdict(catalog, ref, role, today, match)
     if base.verdict is Verdict.APPROVED:
         return base
-    exception = catalog.exception_for(reference, today)
+    exception = catalog.exception_for(ref, today)
     if exception is not None:
         return _excepted(exception, base)
-    expired = catalog.expired_exception_for(reference, today)
+    expired = catalog.expired_exception_for(ref, today)
     if expired is not None:
         return Judgement(
             base.verdict,
@@ -148,7 +154,7 @@ def _excepted(exception: CatalogException, covered: Judgement) -> Judgement:
 
 
 def _catalog_verdict(
-    catalog: Catalog, reference: str, role: str, today: date, match: Match | None
+    catalog: Catalog, reference: str | Reference, role: str, today: date, match: Match | None
 ) -> Judgement:
     if match is None:
         return Judgement(Verdict.NOT_IN_CATALOG, catalog.explain(reference))
