@@ -81,6 +81,14 @@ def test_earliest_apk_version_wins() -> None:
     assert earliest(["1.1.1a-r0", "1.1.1-r0"]) == "1.1.1-r0"
 
 
+def test_earliest_orders_odd_real_spellings_as_the_matcher_does() -> None:
+    # Spellings seen in the real secdb (10.2.26.r0, 1.0.4.-r0) are ordered by the same apk
+    # comparison the matcher uses, not dropped in favour of whichever fix was listed first.
+    assert earliest(["10.2.27-r0", "10.2.26.r0"]) == "10.2.26.r0"
+    assert earliest(["1.0.5-r0", "1.0.4.-r0"]) == "1.0.4.-r0"
+    assert earliest(["1.0.5-r0", "garbage!!"]) == "1.0.5-r0"  # unparseable: the first given
+
+
 def test_real_alpine_320_openssl_fix_and_busybox_not_affected() -> None:
     path = realdata_path("feeds", "alpine-secdb-current", "v3.20", "main.json")
     advisories = read(AlpineSecdbFeed(), path)
