@@ -93,11 +93,8 @@ def read_store(store: Store) -> StoreData:
 
     analyses = {digest: ref for _, digest, ref in store.list_analyses()}
     scans: dict[str, list[ScanInfo]] = defaultdict(list)
-    last = 0
-    while page := store.list_scans(after_id=last):
-        for info in page:
-            scans[info.digest].append(info)
-        last = page[-1].id
+    for info in store.iter_scans():
+        scans[info.digest].append(info)
 
     pinned_at: dict[tuple[str, str], datetime] = {}
     catalog_changed: datetime | None = None
