@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import select
+import queue as queue_module
 import signal
 import subprocess
 import sys
@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -150,45 +149,65 @@ def test_failing_job_is_retried_with_backoff_then_succeeds(setup: QueueSettings)
     queue.close()
 
 
-def start_worker(settings: QueueSettings, tmp: Path, block_at: str | None) -> subprocess.Popen[str]:
-    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()}
-    config["block_at"] = block_at
-    path = tmp / f"worker-{uuid.uuid4().hex[:8]}.json"
-    path.write_text(json.dumps(config))
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.monitor.qworker", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=PROJECT,
-        env={**os.environ, "PYTHONPATH": str(PROJECT)},
-    )
+class WorkerProcess:
+    """A ``tests.monitor.qworker`` process; a thread hands its stdout lines to the test.
 
+    Reading on a thread (not ``select`` on the pipe) matters: ``readline`` buffers every
+    line the worker has written, and ``select`` only sees the pipe, so a stage printed
+    together with the one before it would never be seen."""
 
-def wait_for_line(proc: subprocess.Popen[str], wanted: str) -> None:
-    """Read the worker's stdout until a line starts with ``wanted`` (bounded)."""
-    assert proc.stdout is not None
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], deadline - time.monotonic())
-        if not ready:
-            break
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if line.startswith(wanted):
-            return
-    proc.kill()
-    pytest.fail(f"the worker never printed {wanted!r}")
+    def __init__(self, settings: QueueSettings, tmp: Path, block_at: str | None) -> None:
+        config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()}
+        config["block_at"] = block_at
+        name = f"worker-{uuid.uuid4().hex[:8]}"
+        (tmp / f"{name}.json").write_text(json.dumps(config))
+        self.stderr_path = tmp / f"{name}.err"
+        with self.stderr_path.open("w") as stderr:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tests.monitor.qworker", str(tmp / f"{name}.json")],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                cwd=PROJECT,
+                env={**os.environ, "PYTHONPATH": str(PROJECT)},
+            )
+        self.lines: queue_module.Queue[str | None] = queue_module.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
 
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
 
-def stop(proc: subprocess.Popen[Any]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    def wait_for_line(self, wanted: str) -> None:
+        """Wait (bounded) until the worker prints a line starting with ``wanted``."""
+        deadline = time.monotonic() + WAIT
+        seen: list[str] = []
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue_module.Empty:
+                break
+            if line is None:
+                break
+            if line.startswith(wanted):
+                return
+            seen.append(line.rstrip())
+        self.proc.kill()
+        self.proc.wait()
+        pytest.fail(
+            f"the worker never printed {wanted!r}; it printed {seen!r}, and on stderr:\n"
+            + self.stderr_path.read_text()[-4000:]
+        )
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 @pytest.mark.parametrize("killed_at", ["leased", "saved"])
@@ -197,18 +216,18 @@ def test_worker_killed_mid_job_is_redelivered_and_completes_once(
 ) -> None:
     queue = TaskQueue(setup)
     assert queue.enqueue_scan(None, DIGEST)
-    doomed = start_worker(setup, tmp_path, block_at=killed_at)
-    wait_for_line(doomed, killed_at)
-    doomed.kill()  # SIGKILL: no clean-up, the message stays unacknowledged
-    doomed.wait(timeout=30)
+    doomed = WorkerProcess(setup, tmp_path, block_at=killed_at)
+    doomed.wait_for_line(killed_at)
+    doomed.proc.kill()  # SIGKILL: no clean-up, the message stays unacknowledged
+    doomed.proc.wait(timeout=30)
     assert queue.unfinished() == 1
     assert scans(setup) == (1 if killed_at == "saved" else 0)
 
-    rescuer = start_worker(setup, tmp_path, block_at=None)
+    rescuer = WorkerProcess(setup, tmp_path, block_at=None)
     try:
-        wait_for_line(rescuer, "done")
+        rescuer.wait_for_line("done")
     finally:
-        stop(rescuer)
+        rescuer.stop()
     assert scans(setup) == 1
     assert queue.unfinished() == 0
     assert queue.dead_lettered() == 0
