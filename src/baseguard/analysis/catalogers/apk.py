@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from baseguard.analysis.catalogers.base import (
     MAX_PROBLEMS,
     CatalogContext,
-    Cataloger,
     CatalogResult,
+    DatabaseCataloger,
     distro_qualifier,
     earliest_layer,
-    read_first,
 )
-from baseguard.analysis.packages import Package, make_purl, sort_packages
+from baseguard.analysis.packages import Package, make_purl
 from baseguard.image.fs import ImageFS
 
 DB_PATHS = ("lib/apk/db/installed", "usr/lib/apk/db/installed")
@@ -171,25 +170,16 @@ def resolve_depends(entries: list[ApkEntry]) -> dict[str, list[str]]:
     return out
 
 
-class ApkCataloger(Cataloger):
+class ApkCataloger(DatabaseCataloger):
     """apk's installed database: Alpine, Wolfi and Chainguard images."""
 
     name = "apk"
-    capture = DB_PATHS
-
-    def catalog(self, fs: ImageFS, ctx: CatalogContext) -> CatalogResult:
-        result = CatalogResult()
-        # apk reads one database; the first that exists (``lib`` may link to ``usr/lib``).
-        found = read_first(fs, DB_PATHS)
-        if found is not None:
-            path, data = found
-            self._catalog_db(fs, ctx, path, data.decode("utf-8", "replace"), result)
-        result.packages = sort_packages(result.packages)
-        return result
+    capture = DB_PATHS  # ``lib`` may link to ``usr/lib``: the first that exists is read
 
     def _catalog_db(
-        self, fs: ImageFS, ctx: CatalogContext, path: str, text: str, result: CatalogResult
+        self, fs: ImageFS, ctx: CatalogContext, path: str, data: bytes, result: CatalogResult
     ) -> None:
+        text = data.decode("utf-8", "replace")
         entries, problems = parse_installed(text)
         for problem in problems:
             result.issues.append(self.issue(path, problem))

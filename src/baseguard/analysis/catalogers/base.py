@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from baseguard.analysis.catalogers.langutil import image_path
 from baseguard.analysis.distro import Distro
-from baseguard.analysis.packages import CatalogIssue, Package
+from baseguard.analysis.packages import CatalogIssue, Package, sort_packages
 from baseguard.image.fs import FileType, ImageFS, Inspector
 
 #: Problems listed per database file; the rest are counted (a hostile file cannot flood
@@ -60,6 +60,28 @@ class Cataloger(ABC):
 
     def issue(self, path: str, message: str) -> CatalogIssue:
         return CatalogIssue(self.name, image_path(path), message)
+
+
+class DatabaseCataloger(Cataloger):
+    """A cataloger of a package manager's one database file.
+
+    ``capture`` lists the paths (no globs) the database may have, in the order the package
+    manager tries them: the first that exists is read, even when several spellings exist.
+    """
+
+    def catalog(self, fs: ImageFS, ctx: CatalogContext) -> CatalogResult:
+        result = CatalogResult()
+        found = read_first(fs, self.capture)
+        if found is not None:
+            self._catalog_db(fs, ctx, *found, result)
+        result.packages = sort_packages(result.packages)
+        return result
+
+    @abstractmethod
+    def _catalog_db(
+        self, fs: ImageFS, ctx: CatalogContext, path: str, data: bytes, result: CatalogResult
+    ) -> None:
+        """Add the packages of the database at ``path`` (and its problems) to ``result``."""
 
 
 def all_capture_patterns(catalogers: Iterable[Cataloger]) -> tuple[str, ...]:

@@ -22,16 +22,15 @@ from __future__ import annotations
 from baseguard.analysis.catalogers.base import (
     MAX_PROBLEMS,
     CatalogContext,
-    Cataloger,
     CatalogResult,
+    DatabaseCataloger,
     distro_qualifier,
     earliest_layer,
-    read_first,
 )
 from baseguard.analysis.catalogers.rpmdb import HeaderError, RpmdbError, parse_header, read_rpmdb
 from baseguard.analysis.catalogers.rpmdb import header as tags
 from baseguard.analysis.distro import Distro
-from baseguard.analysis.packages import Package, make_purl, sort_packages
+from baseguard.analysis.packages import Package, make_purl
 from baseguard.image.fs import ImageFS
 
 DB_PATHS = (
@@ -155,19 +154,11 @@ def _resolve_requires(rpms: list[_Rpm]) -> dict[int, list[str]]:
     return out
 
 
-class RpmCataloger(Cataloger):
+class RpmCataloger(DatabaseCataloger):
     """The rpm database, whichever backend wrote it."""
 
     name = "rpm"
     capture = DB_PATHS
-
-    def catalog(self, fs: ImageFS, ctx: CatalogContext) -> CatalogResult:
-        result = CatalogResult()
-        found = read_first(fs, DB_PATHS)
-        if found is not None:
-            self._catalog_db(fs, ctx, *found, result)
-        result.packages = sort_packages(result.packages)
-        return result
 
     def _catalog_db(
         self, fs: ImageFS, ctx: CatalogContext, path: str, data: bytes, result: CatalogResult
