@@ -5,8 +5,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -14,30 +12,21 @@ import pytest
 
 from baseguard import __version__
 from baseguard.image.write import write_oci_layout
+from tests.cli_runner import run_baseguard
 from tests.conftest import PROJECT, realdata_path
 
 DEMO = f"{PROJECT / 'examples' / 'images'}:docker.io/library/alpine:3.20"
 
 
-def baseguard(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
-
-
 def test_version_prints_the_package_version() -> None:
-    result = baseguard("--version")
+    result = run_baseguard("--version")
     assert result.returncode == 0
     assert result.stdout.strip() == f"baseguard {__version__}"
 
 
 @pytest.mark.parametrize("args", [["--help"], ["analyze", "--help"]])
 def test_help_of_the_program_and_of_analyze_in_a_real_process(args: list[str]) -> None:
-    result = baseguard(*args)
+    result = run_baseguard(*args)
     assert result.returncode == 0
     assert "Usage" in result.stdout
     if args[0] == "analyze":
@@ -46,7 +35,7 @@ def test_help_of_the_program_and_of_analyze_in_a_real_process(args: list[str]) -
 
 
 def test_analyze_demo_image_as_json() -> None:
-    result = baseguard("analyze", f"oci:{DEMO}", "-o", "json")
+    result = run_baseguard("analyze", f"oci:{DEMO}", "-o", "json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["distro"]["id"] == "alpine"
@@ -65,21 +54,21 @@ def test_analyze_demo_image_as_json() -> None:
 
 
 def test_analyze_demo_image_as_table() -> None:
-    result = baseguard("analyze", f"oci:{DEMO}", "-o", "table")
+    result = run_baseguard("analyze", f"oci:{DEMO}", "-o", "table")
     assert result.returncode == 0, result.stderr
     assert "alpine 3.20.3" in result.stdout
     assert "busybox" in result.stdout
 
 
 def test_json_is_the_default_when_piped() -> None:
-    result = baseguard("analyze", f"oci:{DEMO}")
+    result = run_baseguard("analyze", f"oci:{DEMO}")
     assert result.returncode == 0
     assert json.loads(result.stdout)["distro"]["id"] == "alpine"
 
 
 def test_output_file_is_written(tmp_path: Path) -> None:
     out = tmp_path / "facts.json"
-    result = baseguard("analyze", f"oci:{DEMO}", "-o", "json", "--file", str(out))
+    result = run_baseguard("analyze", f"oci:{DEMO}", "-o", "json", "--file", str(out))
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert json.loads(out.read_text())["facts"]["layer_count"] == 1
@@ -87,7 +76,7 @@ def test_output_file_is_written(tmp_path: Path) -> None:
 
 def test_missing_image_is_exit_2_with_one_clear_message(tmp_path: Path) -> None:
     out = tmp_path / "facts.json"
-    result = baseguard("analyze", f"oci:{tmp_path / 'nowhere'}", "--file", str(out))
+    result = run_baseguard("analyze", f"oci:{tmp_path / 'nowhere'}", "--file", str(out))
     assert result.returncode == 2
     assert "error:" in result.stderr and "nowhere" in result.stderr
     assert "Traceback" not in result.stderr
@@ -96,19 +85,19 @@ def test_missing_image_is_exit_2_with_one_clear_message(tmp_path: Path) -> None:
 
 
 def test_traceback_only_with_verbose(tmp_path: Path) -> None:
-    result = baseguard("-v", "analyze", f"oci:{tmp_path / 'nowhere'}")
+    result = run_baseguard("-v", "analyze", f"oci:{tmp_path / 'nowhere'}")
     assert result.returncode == 2
     assert "Traceback" in result.stderr
 
 
 def test_bad_platform_is_a_usage_error() -> None:
-    result = baseguard("analyze", f"oci:{DEMO}", "--platform", "amd64")
+    result = run_baseguard("analyze", f"oci:{DEMO}", "--platform", "amd64")
     assert result.returncode == 2
     assert "invalid platform" in result.stderr
 
 
 def test_unknown_format_is_rejected_by_the_parser() -> None:
-    result = baseguard("analyze", f"oci:{DEMO}", "-o", "yaml")
+    result = run_baseguard("analyze", f"oci:{DEMO}", "-o", "yaml")
     assert result.returncode == 2
     assert "yaml" in result.stderr
 
@@ -122,7 +111,7 @@ def test_decompression_bomb_layer_is_refused_with_exit_2(tmp_path: Path) -> None
     layer = tmp_path / "bomb.tar.gz"
     layer.write_bytes(gzip.compress(raw.getvalue(), compresslevel=9))
     write_oci_layout(tmp_path / "bomb", [layer])
-    result = baseguard("analyze", f"oci:{tmp_path / 'bomb'}", "--max-bytes", str(16 << 20))
+    result = run_baseguard("analyze", f"oci:{tmp_path / 'bomb'}", "--max-bytes", str(16 << 20))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "limit" in result.stderr.lower() or "more than" in result.stderr
@@ -130,7 +119,7 @@ def test_decompression_bomb_layer_is_refused_with_exit_2(tmp_path: Path) -> None
 
 def test_real_docker_archive_reports_alpine_310() -> None:
     archive = realdata_path("images", "docker-archive", "alpine-310.tar.gz")
-    result = baseguard("analyze", f"docker-archive:{archive}", "-o", "json")
+    result = run_baseguard("analyze", f"docker-archive:{archive}", "-o", "json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["distro"]["id"] == "alpine"

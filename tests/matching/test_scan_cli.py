@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from baseguard.analysis.distro import Distro
+from tests.cli_runner import run_baseguard
 from tests.conftest import realdata_path
 from tests.matching.helpers import advisory, analysis, apk, build_db, lang
-
-
-def baseguard(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture
@@ -81,7 +71,9 @@ def write_vex(tmp_path: Path, status: str = "not_affected") -> Path:
 
 def test_fail_on_exits_1_when_a_critical_finding_remains(tmp_path: Path, sbom: Path) -> None:
     db = make_db(tmp_path)
-    result = baseguard("scan", str(sbom), "--db", str(db), "-o", "json", "--fail-on", "critical")
+    result = run_baseguard(
+        "scan", str(sbom), "--db", str(db), "-o", "json", "--fail-on", "critical"
+    )
     assert result.returncode == 1, result.stderr
     doc = json.loads(result.stdout)
     assert [f["id"] for f in doc["findings"]] == ["CVE-2024-0001", "CVE-2024-0002"]
@@ -91,7 +83,7 @@ def test_fail_on_exits_1_when_a_critical_finding_remains(tmp_path: Path, sbom: P
 def test_a_vex_suppressed_critical_no_longer_fails_the_gate(tmp_path: Path, sbom: Path) -> None:
     db = make_db(tmp_path)
     vex = write_vex(tmp_path)
-    result = baseguard(
+    result = run_baseguard(
         "scan", str(sbom), "--db", str(db), "--vex", str(vex), "-o", "json", "--fail-on", "critical"
     )
     assert result.returncode == 0, result.stderr
@@ -103,7 +95,7 @@ def test_a_vex_suppressed_critical_no_longer_fails_the_gate(tmp_path: Path, sbom
 def test_an_affected_statement_keeps_the_gate_closed(tmp_path: Path, sbom: Path) -> None:
     db = make_db(tmp_path)
     vex = write_vex(tmp_path, status="affected")
-    result = baseguard(
+    result = run_baseguard(
         "scan", str(sbom), "--db", str(db), "--vex", str(vex), "-o", "json", "--fail-on", "high"
     )
     assert result.returncode == 1
@@ -112,14 +104,14 @@ def test_an_affected_statement_keeps_the_gate_closed(tmp_path: Path, sbom: Path)
 def test_fail_on_below_the_worst_severity_passes(tmp_path: Path, sbom: Path) -> None:
     db = make_db(tmp_path)
     vex = write_vex(tmp_path)
-    result = baseguard(
+    result = run_baseguard(
         "scan", str(sbom), "--db", str(db), "--vex", str(vex), "-o", "json", "--fail-on", "medium"
     )
     assert result.returncode == 0
 
 
 def test_only_fixed_hides_findings_without_a_fix(tmp_path: Path, sbom: Path) -> None:
-    result = baseguard(
+    result = run_baseguard(
         "scan", str(sbom), "--db", str(make_db(tmp_path)), "-o", "json", "--only-fixed"
     )
     assert [f["id"] for f in json.loads(result.stdout)["findings"]] == ["CVE-2024-0001"]
@@ -127,14 +119,14 @@ def test_only_fixed_hides_findings_without_a_fix(tmp_path: Path, sbom: Path) -> 
 
 def test_a_stale_database_warns_with_its_age_and_still_scans(tmp_path: Path, sbom: Path) -> None:
     db = make_db(tmp_path, built=datetime.now(UTC) - timedelta(days=30))
-    result = baseguard("scan", str(sbom), "--db", str(db), "-o", "json")
+    result = run_baseguard("scan", str(sbom), "--db", str(db), "-o", "json")
     assert result.returncode == 0
     assert "the vulnerability database is 30 days old" in result.stderr
     assert len(json.loads(result.stdout)["findings"]) == 2
 
 
 def test_missing_pypi_data_is_a_warning_on_stderr(tmp_path: Path, sbom: Path) -> None:
-    result = baseguard("scan", str(sbom), "--db", str(make_db(tmp_path)), "-o", "json")
+    result = run_baseguard("scan", str(sbom), "--db", str(make_db(tmp_path)), "-o", "json")
     assert "no vulnerability data for PyPI in the database; 1 pypi package was not matched" in (
         result.stderr
     )
@@ -142,7 +134,7 @@ def test_missing_pypi_data_is_a_warning_on_stderr(tmp_path: Path, sbom: Path) ->
 
 
 def test_a_missing_database_is_exit_2_with_a_hint(tmp_path: Path, sbom: Path) -> None:
-    result = baseguard("scan", str(sbom), "--db", str(tmp_path / "none.sqlite"))
+    result = run_baseguard("scan", str(sbom), "--db", str(tmp_path / "none.sqlite"))
     assert result.returncode == 2
     assert "no vulnerability database" in result.stderr
     assert "baseguard db update" in result.stderr
@@ -151,21 +143,21 @@ def test_a_missing_database_is_exit_2_with_a_hint(tmp_path: Path, sbom: Path) ->
 def test_a_malformed_vex_is_exit_2_naming_the_file(tmp_path: Path, sbom: Path) -> None:
     bad = tmp_path / "bad.vex.json"
     bad.write_text("{")
-    result = baseguard("scan", str(sbom), "--db", str(make_db(tmp_path)), "--vex", str(bad))
+    result = run_baseguard("scan", str(sbom), "--db", str(make_db(tmp_path)), "--vex", str(bad))
     assert result.returncode == 2
     assert "bad.vex.json" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_an_unknown_format_is_exit_2(tmp_path: Path, sbom: Path) -> None:
-    result = baseguard("scan", str(sbom), "--db", str(make_db(tmp_path)), "-o", "xml")
+    result = run_baseguard("scan", str(sbom), "--db", str(make_db(tmp_path)), "-o", "xml")
     assert result.returncode == 2
     assert "unknown output format 'xml'" in result.stderr
 
 
 def test_sarif_is_written_to_a_file(tmp_path: Path, sbom: Path) -> None:
     out = tmp_path / "results.sarif"
-    result = baseguard(
+    result = run_baseguard(
         "scan", str(sbom), "--db", str(make_db(tmp_path)), "-o", "sarif", "--file", str(out)
     )
     assert result.returncode == 0, result.stderr
@@ -189,7 +181,7 @@ def test_scanning_a_real_image_archive(tmp_path: Path) -> None:
             feed.iter_advisories(Source("alpine", "alpine/v3.20/main", secdb, str(secdb))),
         )
         builder.commit(datetime.now(UTC))
-    result = baseguard("scan", str(image), "--db", str(db), "-o", "json")
+    result = run_baseguard("scan", str(image), "--db", str(db), "-o", "json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert len(doc["findings"]) == 56
@@ -199,7 +191,7 @@ def test_scanning_a_real_image_archive(tmp_path: Path) -> None:
 @pytest.mark.realdata
 def test_a_third_party_sbom_for_a_release_the_db_lacks_warns_by_name(tmp_path: Path) -> None:
     sbom = realdata_path("sbom", "osv-scanner", "alpine.cdx.xml")  # syft, Alpine 3.17.2
-    result = baseguard("scan", str(sbom), "--db", str(make_db(tmp_path)), "-o", "json")
+    result = run_baseguard("scan", str(sbom), "--db", str(make_db(tmp_path)), "-o", "json")
     assert result.returncode == 0, result.stderr
     assert (
         "no vulnerability data for alpine 3.17.2 (Alpine:v3.17) in the database; "
@@ -244,7 +236,7 @@ def test_end_to_end_mirror_update_then_scan_with_kev_epss_and_vex(tmp_path: Path
         "cve,epss,percentile\nCVE-2024-58251,0.12345,0.95\n"
     )
     db = tmp_path / "vulndb.sqlite"
-    update = baseguard("-q", "db", "update", "--from", str(mirror), "--db", str(db))
+    update = run_baseguard("-q", "db", "update", "--from", str(mirror), "--db", str(db))
     assert update.returncode == 0, update.stderr
 
     vex = tmp_path / "busybox.openvex.json"
@@ -267,7 +259,7 @@ def test_end_to_end_mirror_update_then_scan_with_kev_epss_and_vex(tmp_path: Path
             }
         )
     )
-    result = baseguard("scan", str(image), "--db", str(db), "--vex", str(vex), "-o", "json")
+    result = run_baseguard("scan", str(image), "--db", str(db), "--vex", str(vex), "-o", "json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     # 56 package findings for 3.20.3; the VEX takes busybox's CVE-2025-46394 (not

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.cli_runner import run_baseguard
+
 HERE = Path(__file__).parent
 CATALOG = str(HERE / "catalog.yaml")
-
-
-def baseguard(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
 
 
 @pytest.mark.parametrize(
@@ -61,7 +51,9 @@ def test_generate_writes_one_file_per_resource(
     engine: str, files: list[str], tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    done = baseguard("policy", "generate", "--engine", engine, "--catalog", CATALOG, "-o", str(out))
+    done = run_baseguard(
+        "policy", "generate", "--engine", engine, "--catalog", CATALOG, "-o", str(out)
+    )
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(files)
     for path in out.iterdir():
@@ -70,8 +62,8 @@ def test_generate_writes_one_file_per_resource(
 
 
 def test_stdout_is_one_multi_document_stream_and_stable(tmp_path: Path) -> None:
-    first = baseguard("policy", "generate", "-e", "vap", "-c", CATALOG)
-    second = baseguard("policy", "generate", "-e", "vap", "-c", CATALOG)
+    first = run_baseguard("policy", "generate", "-e", "vap", "-c", CATALOG)
+    second = run_baseguard("policy", "generate", "-e", "vap", "-c", CATALOG)
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
     docs = list(yaml.safe_load_all(first.stdout))
@@ -82,7 +74,7 @@ def test_stdout_is_one_multi_document_stream_and_stable(tmp_path: Path) -> None:
 
 
 def test_options_reach_the_policies() -> None:
-    done = baseguard(
+    done = run_baseguard(
         "policy",
         "generate",
         "-e",
@@ -108,7 +100,7 @@ def test_options_reach_the_policies() -> None:
 
 
 def test_notes_go_to_stderr() -> None:
-    done = baseguard("policy", "generate", "-e", "policy-controller", "-c", CATALOG)
+    done = run_baseguard("policy", "generate", "-e", "policy-controller", "-c", CATALOG)
     assert done.returncode == 0
     assert "note: entry org-app: policy-controller has no predicate type name" in done.stderr
     assert "note:" not in done.stdout
@@ -124,12 +116,12 @@ def test_notes_go_to_stderr() -> None:
     ],
 )
 def test_usage_errors_exit_2_with_the_reason(args: list[str], message: str) -> None:
-    done = baseguard("policy", "generate", "-c", CATALOG, *args)
+    done = run_baseguard("policy", "generate", "-c", CATALOG, *args)
     assert done.returncode == 2
     assert message in done.stderr
 
 
 def test_a_missing_catalog_is_named(tmp_path: Path) -> None:
-    done = baseguard("policy", "generate", "-e", "vap", "-c", str(tmp_path / "none.yaml"))
+    done = run_baseguard("policy", "generate", "-e", "vap", "-c", str(tmp_path / "none.yaml"))
     assert done.returncode == 2
     assert "no such catalog file" in done.stderr

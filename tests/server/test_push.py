@@ -22,6 +22,7 @@ import pytest
 
 from baseguard.store import open_store
 from baseguard.store.tokens import create_token
+from tests.cli_runner import run_baseguard
 from tests.store.builders import make_analysis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,16 +42,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def baseguard(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +92,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 
 def test_push_an_image_from_a_real_process(service: Service) -> None:
-    run = baseguard(
+    run = run_baseguard(
         "push", IMAGE, "--server", service.url, env={"BASEGUARD_TOKEN": service.tokens["uploader"]}
     )
     assert run.returncode == 0, run.stderr
@@ -118,9 +109,9 @@ def test_push_an_image_from_a_real_process(service: Service) -> None:
 
 def test_push_an_sbom_file_with_a_reference(service: Service, tmp_path: Path) -> None:
     bom = tmp_path / "bom.cdx.json"
-    made = baseguard("sbom", IMAGE, "-o", "cyclonedx-json", "--file", str(bom))
+    made = run_baseguard("sbom", IMAGE, "-o", "cyclonedx-json", "--file", str(bom))
     assert made.returncode == 0, made.stderr
-    run = baseguard(
+    run = run_baseguard(
         "push",
         str(bom),
         "--server",
@@ -137,13 +128,13 @@ def test_push_an_sbom_file_with_a_reference(service: Service, tmp_path: Path) ->
 
 
 def test_push_with_a_viewer_token_is_refused(service: Service) -> None:
-    run = baseguard("push", IMAGE, "--server", service.url, "--token", service.tokens["viewer"])
+    run = run_baseguard("push", IMAGE, "--server", service.url, "--token", service.tokens["viewer"])
     assert run.returncode == 2
     assert "403" in run.stderr and "uploader" in run.stderr
 
 
 def test_push_with_a_wrong_token_is_refused(service: Service) -> None:
-    run = baseguard("push", IMAGE, "--server", service.url, "--token", "bgt_wrong")
+    run = run_baseguard("push", IMAGE, "--server", service.url, "--token", "bgt_wrong")
     assert run.returncode == 2
     assert "401" in run.stderr
 
@@ -151,14 +142,16 @@ def test_push_with_a_wrong_token_is_refused(service: Service) -> None:
 def test_push_a_malformed_sbom_fails_locally(service: Service, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"bomFormat": "CycloneDX", "specVersion": 7}')
-    run = baseguard("push", str(bad), "--server", service.url, "--token", service.tokens["admin"])
+    run = run_baseguard(
+        "push", str(bad), "--server", service.url, "--token", service.tokens["admin"]
+    )
     assert run.returncode == 2
     assert "bad.json" in run.stderr
 
 
 def test_push_to_no_server_exits_4(service: Service) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    run = baseguard("push", IMAGE, "--server", url, "--token", service.tokens["admin"])
+    run = run_baseguard("push", IMAGE, "--server", url, "--token", service.tokens["admin"])
     assert run.returncode == 4, run.stderr
     assert "cannot reach" in run.stderr
 

@@ -15,18 +15,9 @@ import httpx
 import pytest
 import trustme
 
+from tests.cli_runner import run_baseguard
 from tests.gate.helpers import OTHER_DIGEST, pod_review, write_catalog
 from tests.server.conftest import DEADLINE, ssl_context
-
-
-def baseguard(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
 
 
 def free_port() -> int:
@@ -95,9 +86,9 @@ def test_serve_over_tls_decides_and_writes_the_audit_log(tmp_path: Path) -> None
     assert answer["allowed"] is False
     assert "retired" in answer["status"]["message"]
     assert exempt["response"]["allowed"] is True
-    verify = baseguard("audit", "verify", "--db", str(db), cwd=tmp_path)
+    verify = run_baseguard("audit", "verify", "--db", str(db), cwd=tmp_path)
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    log = baseguard("audit", "log", "--db", str(db), cwd=tmp_path)
+    log = run_baseguard("audit", "log", "--db", str(db), cwd=tmp_path)
     rows = json.loads(log.stdout)
     uids = [
         d["uid"] for r in rows if r["kind"] == "admission.decision" for d in r["data"]["decisions"]
@@ -115,13 +106,13 @@ def test_serve_over_tls_decides_and_writes_the_audit_log(tmp_path: Path) -> None
 )
 def test_serve_usage_errors_exit_2(tmp_path: Path, args: list[str], words: str) -> None:
     write_catalog(tmp_path / "catalog.yaml")
-    done = baseguard("serve", "--catalog", "catalog.yaml", *args, cwd=tmp_path)
+    done = run_baseguard("serve", "--catalog", "catalog.yaml", *args, cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert words in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_serve_refuses_a_catalog_path_that_does_not_exist(tmp_path: Path) -> None:
-    done = baseguard("serve", "--catalog", "typo.yaml", cwd=tmp_path)
+    done = run_baseguard("serve", "--catalog", "typo.yaml", cwd=tmp_path)
     assert done.returncode == 2
     assert "typo.yaml: no such file" in done.stderr

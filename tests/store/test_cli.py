@@ -4,24 +4,12 @@ a real process, real exit codes (0 intact, 1 tampered, 2 error)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 
 from baseguard.store import Store
-
-
-def baseguard(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
+from tests.cli_runner import run_baseguard
 
 
 def fill(store: Store) -> None:
@@ -31,7 +19,7 @@ def fill(store: Store) -> None:
 
 def test_verify_intact_log_exits_0(store: Store, store_url: str) -> None:
     fill(store)
-    result = baseguard("audit", "verify", "--db", store_url, "-o", "json")
+    result = run_baseguard("audit", "verify", "--db", store_url, "-o", "json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] is True and report["rows"] == 5
@@ -45,17 +33,17 @@ def test_verify_tampered_log_exits_1_and_names_the_row(
     fill(store)
     with raw.begin() as conn:
         conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE id = 3"))
-    result = baseguard("audit", "verify", "--db", store_url, "-o", "table")
+    result = run_baseguard("audit", "verify", "--db", store_url, "-o", "table")
     assert result.returncode == 1, result.stderr
     assert "TAMPERED: row 3 edited" in result.stdout
-    as_json = json.loads(baseguard("audit", "verify", "--db", store_url, "-o", "json").stdout)
+    as_json = json.loads(run_baseguard("audit", "verify", "--db", store_url, "-o", "json").stdout)
     assert as_json["ok"] is False
     assert as_json["problems"][0]["row"] == 3 and as_json["problems"][0]["what"] == "edited"
 
 
 def test_verify_table_of_an_intact_log(store: Store, store_url: str) -> None:
     fill(store)
-    result = baseguard("audit", "verify", "--db", store_url, "-o", "table")
+    result = run_baseguard("audit", "verify", "--db", store_url, "-o", "table")
     assert result.returncode == 0
     assert "result  intact" in result.stdout
     assert "rows    5" in result.stdout
@@ -63,42 +51,42 @@ def test_verify_table_of_an_intact_log(store: Store, store_url: str) -> None:
 
 def test_verify_without_a_store_exits_2_and_creates_nothing(tmp_path: Path) -> None:
     missing = tmp_path / "none.sqlite"
-    result = baseguard("audit", "verify", "--db", str(missing))
+    result = run_baseguard("audit", "verify", "--db", str(missing))
     assert result.returncode == 2
     assert "no store at" in result.stderr
     assert not missing.exists()
 
 
 def test_verify_unreachable_postgresql_exits_2_without_the_password() -> None:
-    result = baseguard("audit", "verify", "--db", "postgresql://u:hunter2@127.0.0.1:1/x")
+    result = run_baseguard("audit", "verify", "--db", "postgresql://u:hunter2@127.0.0.1:1/x")
     assert result.returncode == 2
     assert "error:" in result.stderr and "hunter2" not in result.stderr
 
 
 def test_log_shows_the_newest_events_first(store: Store, store_url: str) -> None:
     fill(store)
-    result = baseguard("audit", "log", "--db", store_url, "--limit", "2", "-o", "json")
+    result = run_baseguard("audit", "log", "--db", store_url, "--limit", "2", "-o", "json")
     assert result.returncode == 0, result.stderr
     events = json.loads(result.stdout)
     assert [e["id"] for e in events] == [5, 4]
     assert events[0]["data"] == {"i": 5} and events[0]["actor"] == "alice"
     older = json.loads(
-        baseguard("audit", "log", "--db", store_url, "--before", "4", "-o", "json").stdout
+        run_baseguard("audit", "log", "--db", store_url, "--before", "4", "-o", "json").stdout
     )
     assert [e["id"] for e in older] == [3, 2, 1]
-    table = baseguard("audit", "log", "--db", store_url, "-o", "table")
+    table = run_baseguard("audit", "log", "--db", store_url, "-o", "table")
     assert "catalog.approve" in table.stdout and "entry-5" in table.stdout
 
 
 def test_store_migrate_creates_the_store_named_by_the_environment(tmp_path: Path) -> None:
     path = tmp_path / "env" / "store.sqlite"
-    result = baseguard("store", "migrate", env={"BASEGUARD_DB": str(path)})
+    result = run_baseguard("store", "migrate", env={"BASEGUARD_DB": str(path)})
     assert result.returncode == 0, result.stderr
     from baseguard.store.migrations import HEAD
 
     assert f"at schema {HEAD}" in result.stdout
     assert path.is_file()
-    status = baseguard("store", "status", "-o", "json", env={"BASEGUARD_DB": str(path)})
+    status = run_baseguard("store", "status", "-o", "json", env={"BASEGUARD_DB": str(path)})
     assert status.returncode == 0, status.stderr
     data = json.loads(status.stdout)
     assert data["schema"] == data["schemaHead"] == HEAD
@@ -108,7 +96,7 @@ def test_store_migrate_creates_the_store_named_by_the_environment(tmp_path: Path
 
 def test_store_status_table(store: Store, store_url: str) -> None:
     fill(store)
-    result = baseguard("store", "status", "--db", store_url, "-o", "table")
+    result = run_baseguard("store", "status", "--db", store_url, "-o", "table")
     assert result.returncode == 0, result.stderr
     assert f"audit head {store.audit_head()}" in result.stdout
     assert "audit_log" in result.stdout
