@@ -1,23 +1,23 @@
 """``baseguard check -o sarif``: SARIF 2.1.0 that GitHub code scanning accepts.
 
-The conventions of :mod:`baseguard.report.sarif` (schema URI, driver, invocations, partial
-fingerprints): one rule per verdict kind (and per severity when images were scanned), one
-result per use that is not plainly approved, located at its ``FROM`` or ``image:`` line with
-the file named relative to the repository root. A result is an ``error`` when the use trips
-``--fail-on``, else a ``warning`` (not allowed) or a ``note`` (allowed: deprecated,
-excepted). An excepted use carries an external, accepted suppression with the exception's
-justification, as suppressed vulnerabilities do.
+The frame of :mod:`baseguard.report.sarif_envelope` (schema URI, driver, invocations) and
+the conventions of :mod:`baseguard.report.sarif` (partial fingerprints): one rule per
+verdict kind (and per severity when images were scanned), one result per use that is not
+plainly approved, located at its ``FROM`` or ``image:`` line with the file named relative
+to the repository root. A result is an ``error`` when the use trips ``--fail-on``, else a
+``warning`` (not allowed) or a ``note`` (allowed: deprecated, excepted). An excepted use
+carries an external, accepted suppression with the exception's justification, as
+suppressed vulnerabilities do.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from baseguard.catalog.verdicts import Verdict
 from baseguard.gate.check import DIGEST_REQUIRED, CheckedUse, CheckResult
-from baseguard.report.sarif import SCHEMA_URI
+from baseguard.report.sarif_envelope import accepted_suppression, render_document
 
 #: Rule id → (name, short description, default level, help text), verdict kinds first.
 RULES: dict[str, tuple[str, str, str, str]] = {
@@ -167,9 +167,7 @@ def _verdict_result(checked: CheckedUse, index: int) -> dict[str, Any]:
         },
     }
     if judgement.verdict is Verdict.EXCEPTED:
-        result["suppressions"] = [
-            {"kind": "external", "status": "accepted", "justification": judgement.reason}
-        ]
+        result["suppressions"] = [accepted_suppression(judgement.reason)]
     return result
 
 
@@ -213,8 +211,6 @@ def _severity_result(checked: CheckedUse, rule_id: str, index: int) -> dict[str,
 
 def render_sarif(result: CheckResult) -> str:
     """The SARIF 2.1.0 document for ``result``."""
-    from baseguard import __version__
-
     specs = dict(RULES)
     if DIGEST_REQUIRED in result.fail_on:
         specs.update(DIGEST_RULES)
@@ -233,34 +229,16 @@ def render_sarif(result: CheckResult) -> str:
                 item = _severity_result(checked, rule_id, index[rule_id])
                 if item is not None:
                     results.append(item)
-    notifications = [
-        {"level": "warning", "message": {"text": str(issue)}} for issue in result.issues
-    ]
-    run: dict[str, Any] = {
-        "tool": {
-            "driver": {
-                "name": "baseguard",
-                "version": __version__,
-                "semanticVersion": __version__,
-                "rules": [_rule(rid, specs[rid]) for rid in rule_ids],
-            }
-        },
-        "automationDetails": {"id": "baseguard/check/"},
-        "results": results,
-        "columnKind": "utf16CodeUnits",
-        "invocations": [
-            {
-                "executionSuccessful": True,
-                "exitCode": result.exit_code,
-                "toolExecutionNotifications": notifications,
-            }
-        ],
-        "properties": {
+    return render_document(
+        rules=[_rule(rid, specs[rid]) for rid in rule_ids],
+        results=results,
+        warnings=(str(issue) for issue in result.issues),
+        properties={
             "catalog": result.catalog_source,
             "date": result.date.isoformat(),
             "failOn": list(result.fail_on),
             "passed": result.passed,
         },
-    }
-    doc = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
-    return json.dumps(doc, indent=2) + "\n"
+        automation_id="baseguard/check/",
+        exit_code=result.exit_code,
+    )

@@ -10,16 +10,15 @@ located at the package's file in the image (``lib/apk/db/installed``,
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import TYPE_CHECKING, Any
 
 from baseguard.report.base import RenderOptions, ScanFormat, fixed_text, target_label
+from baseguard.report.sarif_envelope import accepted_suppression, render_document
 from baseguard.vulndb.model import severity_rank
 
 if TYPE_CHECKING:
     from baseguard.matching.findings import Finding, ScanResult
 
-SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"CRITICAL": "error", "HIGH": "error", "MEDIUM": "warning"}
 #: GitHub ranks by ``security-severity`` (a CVSS-like number); used when no score is known.
 NOMINAL_SCORE = {"CRITICAL": "9.5", "HIGH": "8.0", "MEDIUM": "5.5", "LOW": "2.0"}
@@ -98,8 +97,6 @@ class SarifFormat(ScanFormat):
     description = "SARIF 2.1.0 for GitHub code scanning"
 
     def render(self, result: ScanResult, options: RenderOptions) -> str:
-        from baseguard import __version__
-
         where = target_label(result)
         fallback = str(result.target.get("name") or result.target.get("reference") or "image")
         shown: list[tuple[Finding, bool]] = [(f, False) for f in result.findings]
@@ -158,30 +155,12 @@ class SarifFormat(ScanFormat):
                 reason = finding.vex.justification or finding.vex.status
                 if finding.vex.impact_statement:
                     reason += f": {finding.vex.impact_statement}"
-                item["suppressions"] = [
-                    {"kind": "external", "status": "accepted", "justification": reason}
-                ]
+                item["suppressions"] = [accepted_suppression(reason)]
             results.append(item)
 
-        notifications = [{"level": "warning", "message": {"text": w}} for w in result.warnings]
-        run: dict[str, Any] = {
-            "tool": {
-                "driver": {
-                    "name": "baseguard",
-                    "version": __version__,
-                    "semanticVersion": __version__,
-                    "rules": rules,
-                }
-            },
-            "results": results,
-            "columnKind": "utf16CodeUnits",
-            "invocations": [
-                {
-                    "executionSuccessful": True,
-                    "toolExecutionNotifications": notifications,
-                }
-            ],
-            "properties": {"target": where},
-        }
-        doc = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
-        return json.dumps(doc, indent=2) + "\n"
+        return render_document(
+            rules=rules,
+            results=results,
+            warnings=result.warnings,
+            properties={"target": where},
+        )
