@@ -12,6 +12,7 @@ import getpass
 import importlib
 import json
 import os
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -588,30 +589,41 @@ def _move(
 _VERBS = {"approved": "approve", "deprecated": "deprecate", "retired": "retire"}
 
 
-@app.command("approve")
-def approve_command(
-    entry_id: str = typer.Argument(..., metavar="ID"),
-    catalog: Path = CATALOG,
-    actor: str | None = ACTOR,
-    on: str | None = ON,
-    reason: str | None = REASON,
-    db: str | None = DB,
-    no_store: bool = NO_STORE,
-) -> None:
+def _lifecycle_command(to: str, doc: str) -> Callable[..., None]:
+    """The command that moves an entry to ``to`` (approve, retire: the same options)."""
+
+    def command(
+        entry_id: str = typer.Argument(..., metavar="ID"),
+        catalog: Path = CATALOG,
+        actor: str | None = ACTOR,
+        on: str | None = ON,
+        reason: str | None = REASON,
+        db: str | None = DB,
+        no_store: bool = NO_STORE,
+    ) -> None:
+        _move(
+            entry_id,
+            to,
+            catalog=catalog,
+            actor=actor,
+            on=on,
+            reason=reason,
+            db=db,
+            no_store=no_store,
+        )
+
+    command.__doc__ = doc
+    command.__name__ = f"{_VERBS[to]}_command"
+    return app.command(_VERBS[to])(command)
+
+
+approve_command = _lifecycle_command(
+    "approved",
     """Approve a proposed entry (it needs an owner and a critical patch SLA).
 
     Exit codes: 0 approved, 2 refused (the reason is printed; the file is left unchanged).
-    """
-    _move(
-        entry_id,
-        "approved",
-        catalog=catalog,
-        actor=actor,
-        on=on,
-        reason=reason,
-        db=db,
-        no_store=no_store,
-    )
+    """,
+)
 
 
 @app.command("deprecate")
@@ -644,30 +656,13 @@ def deprecate_command(
     )
 
 
-@app.command("retire")
-def retire_command(
-    entry_id: str = typer.Argument(..., metavar="ID"),
-    catalog: Path = CATALOG,
-    actor: str | None = ACTOR,
-    on: str | None = ON,
-    reason: str | None = REASON,
-    db: str | None = DB,
-    no_store: bool = NO_STORE,
-) -> None:
+retire_command = _lifecycle_command(
+    "retired",
     """Retire a deprecated entry (or turn down a proposed one). Retirement is final.
 
     Exit codes: 0 retired, 2 refused (the file is left unchanged).
-    """
-    _move(
-        entry_id,
-        "retired",
-        catalog=catalog,
-        actor=actor,
-        on=on,
-        reason=reason,
-        db=db,
-        no_store=no_store,
-    )
+    """,
+)
 
 
 @app.command("except")
