@@ -3,32 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from baseguard.catalog.spec import load_catalog
+from tests.cli_runner import run_baseguard
 from tests.conftest import PROJECT
 
 EXAMPLE = PROJECT / "examples" / "catalog.yaml"
 
 
-def baseguard(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    base = {**os.environ, "USER": "tester", "BASEGUARD_DB": str(cwd / "store.sqlite")}
-    return subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**base, **(env or {})},
-        timeout=120,
-    )
+def baseguard(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """As user "tester", with the store a command mirrors to (unless --no-store) in ``cwd``."""
+    env = {"USER": "tester", "BASEGUARD_DB": str(cwd / "store.sqlite")}
+    return run_baseguard(*args, cwd=cwd, env=env)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import run_baseguard
 from tests.conftest import PROJECT
 from tests.gate.helpers import write_catalog
 
@@ -20,14 +19,8 @@ EXAMPLES = PROJECT / "examples"
 def baseguard(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        timeout=180,
-    )
+    """Some checks run a real scan: more time than run_baseguard's default."""
+    return run_baseguard(*args, cwd=cwd, env=env, timeout=180)
 
 
 @pytest.fixture

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import run_baseguard
 from tests.image.conftest import RegistryServer
 
 pytestmark = pytest.mark.registry
 
 
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=300,
-    )
+    """Pulls from a registry: more time than run_baseguard's default."""
+    return run_baseguard(*args, env=env, timeout=300)
 
 
 def _env(tmp_path: Path, auths: dict[str, dict[str, str]] | None = None) -> dict[str, str]:

@@ -10,7 +10,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import tarfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ from baseguard.vulndb import sources
 from baseguard.vulndb.feeds.osv import OsvFeed
 from baseguard.vulndb.store import VulnDB, VulnDbError
 from baseguard.vulndb.update import export_db, import_db, update_db
+from tests.cli_runner import run_baseguard
 from tests.vulndb.feed_builders import copy_tree, osv_record, real_mirror, serve, write_zip
 
 BUILT = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -427,13 +427,8 @@ def test_import_of_something_else_is_refused(tmp_path: Path) -> None:
 
 
 def baseguard(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
+    """Builds a database from a mirror: more time than run_baseguard's default."""
+    return run_baseguard(*args, env=env, timeout=300)
 
 
 def test_cli_update_status_export_import(mirror: Path, tmp_path: Path) -> None:
