@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from baseguard.cli.main import app
 from baseguard.errors import BaseguardError
+from tests.cli_runner import invoke_baseguard, run_baseguard
 from tests.conftest import PROJECT
 
 EXAMPLE = PROJECT / "examples" / "catalog.yaml"
@@ -59,16 +58,12 @@ def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return target
 
 
-def invoke(*args: str) -> Any:
-    return CliRunner().invoke(app, list(args))
-
-
 def test_an_approval_is_mirrored_with_its_audit_event(
     example: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setitem(sys.modules, "baseguard.store", fake_module(calls))
-    result = invoke(
+    result = invoke_baseguard(
         "catalog", "approve", "chainguard-node", "--actor", "bob", "--date", "2026-11-20",
         "--reason", "CAB-12", "--db", "sqlite:///x.sqlite",
     )  # fmt: skip
@@ -96,7 +91,7 @@ def test_an_approval_is_mirrored_with_its_audit_event(
 def test_an_exception_is_mirrored(example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setitem(sys.modules, "baseguard.store", fake_module(calls))
-    result = invoke(
+    result = invoke_baseguard(
         "catalog", "except", "n", "--pattern", "node:22-*", "--justification", "j",
         "--approver", "a", "--expires", "2099-01-01", "--actor", "bob",
     )  # fmt: skip
@@ -110,7 +105,9 @@ def test_an_exception_is_mirrored(example: Path, monkeypatch: pytest.MonkeyPatch
 def test_no_store_skips_mirroring(example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setitem(sys.modules, "baseguard.store", fake_module(calls))
-    result = invoke("catalog", "approve", "chainguard-node", "--actor", "bob", "--no-store")
+    result = invoke_baseguard(
+        "catalog", "approve", "chainguard-node", "--actor", "bob", "--no-store"
+    )
     assert result.exit_code == 0, result.output
     assert calls == []
 
@@ -120,7 +117,7 @@ def test_a_store_failure_says_the_file_was_written(
 ) -> None:
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setitem(sys.modules, "baseguard.store", fake_module(calls, fail=True))
-    result = invoke("catalog", "approve", "chainguard-node", "--actor", "bob")
+    result = invoke_baseguard("catalog", "approve", "chainguard-node", "--actor", "bob")
     assert result.exit_code == 2
     assert (
         "catalog.yaml was updated, but mirroring into the store failed: database is locked"
@@ -134,7 +131,7 @@ def test_without_a_store_module_the_edit_is_kept_with_a_note(
     example: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "baseguard.store", None)
-    result = invoke("catalog", "approve", "chainguard-node", "--actor", "bob")
+    result = invoke_baseguard("catalog", "approve", "chainguard-node", "--actor", "bob")
     assert result.exit_code == 0, result.output
     assert "no store yet" in result.output
     assert "state: approved   # under evaluation" in example.read_text()
@@ -147,13 +144,7 @@ def test_mirroring_into_the_real_store(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.sqlite'}"
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "baseguard.cli.main", "catalog", *args, "--db", url],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            timeout=120,
-        )
+        return run_baseguard("catalog", *args, "--db", url, cwd=tmp_path)
 
     done = run("approve", "chainguard-node", "--actor", "bob", "--date", "2026-11-20")
     assert done.returncode == 0, done.stderr

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from typer.core import TyperGroup
 from typer.main import get_command
-from typer.testing import CliRunner
 
 from baseguard.cli.main import app
+from tests.cli_runner import invoke_baseguard
 
 
 def command_paths() -> list[list[str]]:
@@ -34,6 +34,6 @@ def test_the_walk_finds_commands_and_subcommands() -> None:
 
 @pytest.mark.parametrize("path", command_paths(), ids=" ".join)
 def test_every_command_has_help(path: list[str]) -> None:
-    result = CliRunner().invoke(app, [*path, "--help"])
+    result = invoke_baseguard(*path, "--help")
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output

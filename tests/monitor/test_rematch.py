@@ -6,14 +6,12 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from baseguard.cli.main import app
 from baseguard.matching.vex import load_vex
 from baseguard.monitor import events as ev
 from baseguard.monitor.rematch import diff_scans, rematch_all
 from baseguard.store import Store, open_store
 from baseguard.vulndb.store import VulnDB
+from tests.cli_runner import invoke_baseguard
 from tests.monitor.builders import (
     T0,
     build_db,
@@ -39,21 +37,18 @@ def _seed(store: Store) -> None:
 
 
 def _watch(store_path: Path, vulndb: Path, mirror: Path) -> dict[str, object]:
-    result = CliRunner().invoke(
-        app,
-        [
-            "watch",
-            "--once",
-            "--db",
-            f"sqlite:///{store_path}",
-            "--vulndb",
-            str(vulndb),
-            "--from",
-            str(mirror),
-            "--no-tags",
-            "-o",
-            "json",
-        ],
+    result = invoke_baseguard(
+        "watch",
+        "--once",
+        "--db",
+        f"sqlite:///{store_path}",
+        "--vulndb",
+        str(vulndb),
+        "--from",
+        str(mirror),
+        "--no-tags",
+        "-o",
+        "json",
     )
     assert result.exit_code == 0, result.output
     report: dict[str, object] = json.loads(result.stdout)
