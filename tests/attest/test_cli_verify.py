@@ -20,9 +20,9 @@ from tests.attest.signing import (
     provenance_v1,
     statement,
 )
+from tests.cli_runner import run_baseguard
 from tests.conftest import realdata_path
 from tests.image.conftest import RegistryServer
-from tests.matching.test_scan_cli import baseguard
 
 pytestmark = pytest.mark.registry
 
@@ -49,7 +49,7 @@ def signed(
 
 def test_every_requirement_met_exits_0_with_json(signed: tuple[str, Path]) -> None:
     ref, pub = signed
-    result = baseguard(
+    result = run_baseguard(
         "verify",
         ref,
         "--key",
@@ -74,7 +74,7 @@ def test_every_requirement_met_exits_0_with_json(signed: tuple[str, Path]) -> No
 
 def test_a_failed_requirement_exits_1_and_names_it_in_the_table(signed: tuple[str, Path]) -> None:
     ref, pub = signed
-    result = baseguard(
+    result = run_baseguard(
         "verify",
         ref,
         "--key",
@@ -98,7 +98,7 @@ def test_the_wrong_key_exits_1_with_bad_signature(signed: tuple[str, Path], tmp_
     ref, _ = signed
     other = tmp_path / "other.pub"
     other.write_bytes(KeyPair.generate("rsa").public_pem)
-    result = baseguard("verify", ref, "--key", str(other), "-o", "json")
+    result = run_baseguard("verify", ref, "--key", str(other), "-o", "json")
     assert result.returncode == 1
     check = json.loads(result.stdout)["checks"][0]
     assert check["codes"] == ["bad-signature"]
@@ -121,7 +121,7 @@ def test_usage_and_input_errors_exit_2(
 ) -> None:
     ref, pub = signed
     args = [str(pub) if a == "K" else a for a in args]
-    result = baseguard("verify", ref, *args)
+    result = run_baseguard("verify", ref, *args)
     assert result.returncode == 2, result.stdout
     assert message in result.stderr
 
@@ -138,14 +138,14 @@ def test_a_private_key_is_refused_with_a_hint(signed: tuple[str, Path], tmp_path
     )
     path = tmp_path / "cosign.key"
     path.write_bytes(pem)
-    result = baseguard("verify", ref, "--key", str(path))
+    result = run_baseguard("verify", ref, "--key", str(path))
     assert result.returncode == 2
     assert "holds a private key" in result.stderr
 
 
 def test_an_unknown_image_exits_2(registry: RegistryServer, signed: tuple[str, Path]) -> None:
     _, pub = signed
-    result = baseguard("verify", f"{registry.host}/cli/missing:1", "--key", str(pub))
+    result = run_baseguard("verify", f"{registry.host}/cli/missing:1", "--key", str(pub))
     assert result.returncode == 2
     assert "not found" in result.stderr
 
@@ -161,7 +161,7 @@ def test_keyless_with_a_bad_trusted_root_file_exits_2(signed: tuple[str, Path]) 
         "trusted_root",
         "trustedroot.badtype.json",
     )
-    result = baseguard(
+    result = run_baseguard(
         "verify",
         ref,
         "--identity",

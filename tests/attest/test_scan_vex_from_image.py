@@ -14,8 +14,9 @@ from baseguard.attest.verify import Trust, fetch_image_vex
 from baseguard.image.registry import RegistryClient
 from tests.attest.push import DSSE, Layer, Pushed, Pusher
 from tests.attest.signing import OPENVEX, KeyPair, envelope, openvex, statement
+from tests.cli_runner import run_baseguard
 from tests.image.conftest import RegistryServer
-from tests.matching.test_scan_cli import baseguard, make_db
+from tests.matching.test_scan_cli import make_db
 
 pytestmark = pytest.mark.registry
 
@@ -42,7 +43,7 @@ def push_image(pusher: Pusher, repo: str, key: KeyPair | None) -> Pushed:
 
 def scan(registry: RegistryServer, repo: str, tmp_path: Path, *extra: str) -> tuple[int, dict, str]:
     db = make_db(tmp_path)
-    result = baseguard(
+    result = run_baseguard(
         "scan", f"{registry.host}/{repo}:3.20", "--db", str(db), "-o", "json", *extra
     )
     doc = json.loads(result.stdout) if result.stdout.strip() else {}
@@ -107,7 +108,7 @@ def test_without_a_key_the_vex_is_applied_with_a_warning(
 def test_vex_from_image_needs_a_registry_reference(tmp_path: Path) -> None:
     sbom = tmp_path / "bom.json"
     sbom.write_text("{}")
-    result = baseguard(
+    result = run_baseguard(
         "scan", f"oci:{tmp_path}", "--vex-from-image", "--db", str(make_db(tmp_path))
     )
     assert result.returncode == 2
