@@ -6,14 +6,13 @@ import importlib.metadata
 import sys
 from pathlib import Path
 
-import pytest
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from baseguard.analysis.catalogers.python import (
     PythonCataloger,
     depends_from_requires_txt,
     licenses_of,
-    normalize_name,
     parse_headers,
 )
 from tests.analysis.fs_builders import build_fs
@@ -161,7 +160,7 @@ def _oracle_depends(dist: importlib.metadata.Distribution) -> list[str]:
         except InvalidRequirement:
             continue
         if req.marker is None or "extra" not in str(req.marker):
-            names.add(normalize_name(req.name))
+            names.add(canonicalize_name(req.name))
     return sorted(names)
 
 
@@ -203,14 +202,6 @@ def test_the_venv_site_packages_as_an_image_matches_importlib_metadata(tmp_path:
         dist = dists.get(Path(pkg.locations[0]).parent.name)
         if dist is not None and pkg.name != "httpx":
             assert pkg.depends == _oracle_depends(dist), pkg.name
-
-
-@pytest.mark.parametrize(
-    ("raw", "normal"),
-    [("Foo_Bar", "foo-bar"), ("zope.interface", "zope-interface"), ("a-_.b", "a-b")],
-)
-def test_normalize_name_is_pep_503(raw: str, normal: str) -> None:
-    assert normalize_name(raw) == normal
 
 
 def test_license_text_with_blank_continuation_lines_does_not_end_the_headers() -> None:

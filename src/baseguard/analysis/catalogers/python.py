@@ -8,7 +8,7 @@ The purl follows the purl spec's pypi rule (name lowercased, ``_`` replaced by `
 ``pkg:pypi/typing-extensions@4.12.2``); :attr:`Package.name` keeps the name as the
 distribution spells it. ``depends`` holds PEP 503-normalised names (lowercase, runs of
 ``-_.`` as one ``-``) of the non-optional ``Requires-Dist`` entries: compare them with
-:func:`normalize_name` of a package's name.
+:func:`~baseguard.vulndb.names.normalize_pypi` of a package's name.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from baseguard.analysis.catalogers.base import CatalogContext, Cataloger, Catalo
 from baseguard.analysis.catalogers.langutil import find_files, image_path
 from baseguard.analysis.packages import Package, make_purl
 from baseguard.image.fs import ImageFS
+from baseguard.vulndb.names import normalize_pypi
 
 _META_RE = re.compile(
     r"(?:^|/)(?:site|dist)-packages/[^/]+\.(?:dist-info/METADATA|egg-info/PKG-INFO|egg-info)$"
@@ -56,11 +57,6 @@ _CLASSIFIER_SPDX = {
     "Eclipse Public License 2.0 (EPL-2.0)": "EPL-2.0",
     "European Union Public Licence 1.2 (EUPL 1.2)": "EUPL-1.2",
 }
-
-
-def normalize_name(name: str) -> str:
-    """The PEP 503 normalised form of a distribution name (``Foo_Bar.baz`` -> ``foo-bar-baz``)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def purl_name(name: str) -> str:
@@ -139,7 +135,7 @@ def depends_of(headers: list[tuple[str, str]]) -> list[str]:
             continue
         name = requirement_name(value)
         if name:
-            names.add(normalize_name(name))
+            names.add(normalize_pypi(name))
     return sorted(names)
 
 
@@ -159,7 +155,7 @@ def depends_from_requires_txt(text: str) -> list[str]:
             continue
         name = requirement_name(line)
         if name:
-            names.add(normalize_name(name))
+            names.add(normalize_pypi(name))
     return sorted(names)
 
 
