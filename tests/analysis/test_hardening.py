@@ -11,7 +11,6 @@ from baseguard.analysis.hardening import (
     Facts,
     busybox_applets,
     collect_facts,
-    format_size,
     redact_env,
     resolve_user,
     runs_as_text,
@@ -647,21 +646,6 @@ def test_to_dict_is_json_deterministic_and_round_trips() -> None:
     assert data["base_image"] == {"name": "alpine:3.20", "digest": None}
     assert data["uid"] == 65532
     assert Facts.from_dict(data) == first
-
-
-@pytest.mark.parametrize(
-    ("size", "text"),
-    [
-        (0, "0 B"),
-        (999, "999 B"),
-        (1000, "1.0 kB"),
-        (3_400_000, "3.4 MB"),
-        (7_812_345, "7.8 MB"),
-        (1_500_000_000, "1.5 GB"),
-    ],
-)
-def test_format_size(size: int, text: str) -> None:
-    assert format_size(size) == text
 
 
 def test_summary_rows_for_alpine_like() -> None:

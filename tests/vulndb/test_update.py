@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import tarfile
@@ -463,7 +464,11 @@ def test_cli_status_warns_when_stale_and_errors_when_missing(tmp_path: Path) -> 
     update_db(db_path=path, from_dir=small, now=datetime.now(UTC) - timedelta(days=10))
     result = baseguard("db", "status", "-o", "json", "--db", str(path))
     assert result.returncode == 0
-    assert "warning: the vulnerability database is 10 days" in result.stderr
+    assert "warning: the vulnerability database is 10 days old" in result.stderr
+    table = baseguard("db", "status", "-o", "table", "--db", str(path)).stdout
+    assert "(10 days ago)" in table
+    # the same decimal units as the image sizes of `scan` and `assess`
+    assert re.search(r"^size +\d+\.\d (kB|MB), schema ", table, re.MULTILINE), table
     missing = baseguard("db", "status", "--db", str(tmp_path / "none.sqlite"))
     assert missing.returncode == 2
     assert "no vulnerability database at" in missing.stderr

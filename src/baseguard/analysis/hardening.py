@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
+from baseguard.humanize import format_size
 from baseguard.image.fs import FileEntry, FileType, ImageFS, SymlinkLoopError, clean_path
 from baseguard.image.model import ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, Image
 
@@ -537,20 +538,6 @@ def collect_facts(image: Image, fs: ImageFS, *, now: datetime | None = None) -> 
 
 
 # -- human summary -----------------------------------------------------------------------------
-
-
-def format_size(size: int | None) -> str:
-    """Decimal units as registries and ``docker images`` show them: ``3.4 MB`` (``-``: unknown)."""
-    if size is None:
-        return "-"
-    if size < 1000:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("kB", "MB", "GB", "TB"):
-        value /= 1000
-        if value < 1000 or unit == "TB":
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")
 
 
 def _tool_labels(tools: Iterable[ToolRef]) -> str:

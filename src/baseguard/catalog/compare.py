@@ -23,10 +23,11 @@ from typing import Any
 
 from baseguard import __version__
 from baseguard.analysis.analyze import Analysis
-from baseguard.analysis.hardening import Facts, format_size
+from baseguard.analysis.hardening import Facts
 from baseguard.catalog.assess import AnalysisCache
 from baseguard.catalog.imagestore import ImageStore
 from baseguard.errors import BaseguardError
+from baseguard.humanize import format_size
 from baseguard.image.source import OpenOptions, open_image, split_transport
 from baseguard.matching.findings import SEVERITIES, ScanResult
 from baseguard.matching.matcher import AdvisorySource, match

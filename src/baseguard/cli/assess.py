@@ -212,7 +212,7 @@ def _rows(result: Assessment) -> list[list[str]]:
 
 
 def _base_rows(result: Assessment) -> list[list[str]]:
-    from baseguard.analysis.hardening import format_size
+    from baseguard.humanize import format_size
 
     rows = []
     for rank, image in enumerate(result.images, start=1):

@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from baseguard.cli.common import (
     stdout_console,
     write_output,
 )
+from baseguard.humanize import format_age, format_size
 
 app = typer.Typer(
     help=(
@@ -50,26 +51,6 @@ DB_OPTION = typer.Option(
 class StatusFormat(StrEnum):
     table = "table"
     json = "json"
-
-
-def human_age(age: timedelta) -> str:
-    """``3 days 4 hours``, ``5 hours 12 minutes``, ``40 seconds``."""
-    seconds = max(0, int(age.total_seconds()))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts: list[tuple[int, str]] = [(days, "day"), (hours, "hour"), (minutes, "minute")]
-    shown = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in parts if n][:2]
-    return " ".join(shown) if shown else f"{secs} second{'s' if secs != 1 else ''}"
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # pragma: no cover
 
 
 ProgressCallback = Callable[[str, int, int | None], None]
@@ -202,7 +183,7 @@ def status_command(
         now = datetime.now(UTC)
         if status.is_stale(now):
             stderr_console().print(
-                f"[yellow]warning:[/] the vulnerability database is {human_age(status.age(now))} "
+                f"[yellow]warning:[/] the vulnerability database is {format_age(status.age(now))} "
                 "old; run `baseguard db update`",
                 markup=True,
                 highlight=False,
@@ -214,12 +195,12 @@ def status_command(
         console.print(f"database   {status.path}", markup=False, highlight=False)
         console.print(
             f"built      {status.built_at.strftime('%Y-%m-%d %H:%M:%S UTC')} "
-            f"({human_age(status.age(now))} ago)",
+            f"({format_age(status.age(now))} ago)",
             markup=False,
             highlight=False,
         )
         console.print(
-            f"size       {human_size(status.size)}, schema {status.schema_version}",
+            f"size       {format_size(status.size)}, schema {status.schema_version}",
             markup=False,
             highlight=False,
         )

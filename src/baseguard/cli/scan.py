@@ -159,7 +159,7 @@ def scan_command(
 
         err = stderr_console()
         if result.db_age is not None and result.db_age.days >= STALE_DAYS:
-            from baseguard.matching.findings import format_age
+            from baseguard.humanize import format_age
 
             err.print(
                 f"[yellow]warning:[/] the vulnerability database is {format_age(result.db_age)} "

@@ -238,14 +238,3 @@ class ScanResult:
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: f.sort_key)
-
-
-def format_age(age: timedelta) -> str:
-    """``3 days``, ``5 hours``, ``12 minutes``: how people say how old something is."""
-    seconds = int(age.total_seconds())
-    if seconds >= 2 * 86400:
-        return f"{seconds // 86400} days"
-    if seconds >= 2 * 3600:
-        return f"{seconds // 3600} hours"
-    minutes = max(seconds // 60, 0)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"

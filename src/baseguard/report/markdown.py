@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from baseguard.matching.findings import SEVERITIES, format_age
+from baseguard.humanize import format_age
+from baseguard.matching.findings import SEVERITIES
 from baseguard.report.base import RenderOptions, ScanFormat, fixed_text, target_label
 
 if TYPE_CHECKING:

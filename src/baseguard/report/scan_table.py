@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from baseguard.matching.findings import SEVERITIES, format_age
+from baseguard.humanize import format_age
+from baseguard.matching.findings import SEVERITIES
 from baseguard.report.base import (
     RenderOptions,
     ScanFormat,
