@@ -15,6 +15,7 @@ from baseguard.catalog.model import (
     compile_pattern,
     format_duration,
     parse_duration,
+    parse_stored,
 )
 
 D1 = "sha256:" + "1" * 64
@@ -440,3 +441,11 @@ def test_unquoted_numbers_are_refused_with_a_quoting_hint() -> None:
     with pytest.raises(CatalogValidationError) as err:
         Catalog.from_dict({"version": 1.0})
     assert err.value.path == ("version",)
+
+
+def test_stored_rows_that_no_longer_validate_are_named_not_raised() -> None:
+    rows = [entry(), entry(id="bad", repository=""), entry(id="other")]
+    parsed, invalid = parse_stored(rows, CatalogEntry.from_dict)
+    assert [e.id for e in parsed] == ["app", "other"]
+    assert [item for item, _ in invalid] == ["bad"]
+    assert "repository" in invalid[0][1]

@@ -13,11 +13,11 @@ as ``YYYY-MM-DD``, durations as ``24h``/``7d``). ``from_dict`` validates strictl
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, TypeVar
 
 from baseguard.errors import BaseguardError, ImageError
 from baseguard.image.model import validate_digest
@@ -836,6 +836,25 @@ class CatalogException:
 
 
 # --------------------------------------------------------------------------- the catalog
+
+
+_Parsed = TypeVar("_Parsed")
+
+
+def parse_stored(
+    rows: Iterable[dict[str, Any]], parse: Callable[[Any], _Parsed]
+) -> tuple[list[_Parsed], list[tuple[str, str]]]:
+    """Parse entries or exceptions read back from the store (``CatalogEntry.from_dict`` or
+    ``CatalogException.from_dict``): the rows that no longer validate come back as
+    ``(id, message)`` instead of failing the whole read."""
+    parsed: list[_Parsed] = []
+    invalid: list[tuple[str, str]] = []
+    for raw in rows:
+        try:
+            parsed.append(parse(raw))
+        except CatalogError as exc:
+            invalid.append((str(raw.get("id")), exc.message))
+    return parsed, invalid
 
 
 @dataclass(frozen=True)

@@ -113,29 +113,16 @@ class CycleReport:
 
 def load_entries(store: Store) -> list[CatalogEntry]:
     """The catalog entries the store mirrors (entries that no longer validate are skipped)."""
-    from baseguard.catalog.model import CatalogEntry, CatalogError
+    from baseguard.catalog.model import CatalogEntry, parse_stored
 
-    entries: list[CatalogEntry] = []
-    for data in store.catalog_entries():
-        try:
-            entries.append(CatalogEntry.from_dict(data))
-        except CatalogError:
-            continue
-    return entries
+    return parse_stored(store.catalog_entries(), CatalogEntry.from_dict)[0]
 
 
 def load_catalog(store: Store) -> tuple[list[CatalogEntry], list[CatalogException]]:
     """The catalog as the store mirrors it (entries that no longer validate are skipped)."""
-    from baseguard.catalog.model import CatalogError, CatalogException
+    from baseguard.catalog.model import CatalogException, parse_stored
 
-    entries = load_entries(store)
-    exceptions: list[CatalogException] = []
-    for data in store.exceptions():
-        try:
-            exceptions.append(CatalogException.from_dict(data))
-        except CatalogError:
-            continue
-    return entries, exceptions
+    return load_entries(store), parse_stored(store.exceptions(), CatalogException.from_dict)[0]
 
 
 def _head_id(store: Store) -> int:

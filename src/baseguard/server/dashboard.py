@@ -60,19 +60,12 @@ def render(request: Request, name: str, reader: TokenInfo | None, **context: Any
 
 def catalog_of(store: Store) -> tuple[Any, list[str]]:
     """The store's catalog (entries that do not parse are named, not fatal)."""
-    from baseguard.catalog.model import Catalog, CatalogEntry, CatalogError, CatalogException
+    from baseguard.catalog.model import Catalog, CatalogEntry, CatalogException, parse_stored
 
-    entries, exceptions, broken = [], [], []
-    for raw in store.catalog_entries():
-        try:
-            entries.append(CatalogEntry.from_dict(raw))
-        except CatalogError as exc:
-            broken.append(f"catalog entry {raw.get('id')}: {exc.message}")
-    for raw in store.exceptions():
-        try:
-            exceptions.append(CatalogException.from_dict(raw))
-        except CatalogError as exc:
-            broken.append(f"exception {raw.get('id')}: {exc.message}")
+    entries, bad_entries = parse_stored(store.catalog_entries(), CatalogEntry.from_dict)
+    exceptions, bad_exceptions = parse_stored(store.exceptions(), CatalogException.from_dict)
+    broken = [f"catalog entry {item}: {message}" for item, message in bad_entries]
+    broken += [f"exception {item}: {message}" for item, message in bad_exceptions]
     return Catalog(entries=tuple(entries), exceptions=tuple(exceptions)), broken
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from baseguard.catalog.model import Catalog, CatalogEntry, CatalogException, CatalogValidationError
+from baseguard.catalog.model import Catalog, CatalogEntry, CatalogException, parse_stored
 from baseguard.errors import BaseguardError
 from baseguard.refs import parse_reference
 from baseguard.report.compliance.model import parse_time
@@ -78,18 +78,8 @@ def read_store(store: Store) -> StoreData:
     newest = store.audit_events(limit=1)
     head_time = parse_time(newest[0].time) if newest else None
 
-    entries, invalid_entries = [], []
-    for raw in store.catalog_entries():
-        try:
-            entries.append(CatalogEntry.from_dict(raw))
-        except CatalogValidationError as exc:
-            invalid_entries.append((str(raw.get("id")), exc.message))
-    exceptions, invalid_exceptions = [], []
-    for raw in store.exceptions():
-        try:
-            exceptions.append(CatalogException.from_dict(raw))
-        except CatalogValidationError as exc:
-            invalid_exceptions.append((str(raw.get("id")), exc.message))
+    entries, invalid_entries = parse_stored(store.catalog_entries(), CatalogEntry.from_dict)
+    exceptions, invalid_exceptions = parse_stored(store.exceptions(), CatalogException.from_dict)
 
     analyses = {digest: ref for _, digest, ref in store.list_analyses()}
     scans: dict[str, list[ScanInfo]] = defaultdict(list)
