@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Literal, overload
 
 from click.testing import Result
 from typer.testing import CliRunner
@@ -20,19 +21,48 @@ from typer.testing import CliRunner
 from baseguard.cli.main import app
 
 
+@overload
+def run_baseguard(
+    *args: str,
+    cwd: Path | None = ...,
+    env: Mapping[str, str] | None = ...,
+    unset: Iterable[str] = ...,
+    timeout: float = ...,
+    text: Literal[True] = ...,
+) -> subprocess.CompletedProcess[str]: ...
+
+
+@overload
+def run_baseguard(
+    *args: str,
+    cwd: Path | None = ...,
+    env: Mapping[str, str] | None = ...,
+    unset: Iterable[str] = ...,
+    timeout: float = ...,
+    text: Literal[False],
+) -> subprocess.CompletedProcess[bytes]: ...
+
+
 def run_baseguard(
     *args: str,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
+    unset: Iterable[str] = (),
     timeout: float = 120,
-) -> subprocess.CompletedProcess[str]:
-    """``baseguard *args`` as a process, its output as text; ``env`` is added to this one's."""
+    text: bool = True,
+) -> subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]:
+    """``baseguard *args`` as a process; ``env`` is added to this one's, ``unset`` taken out.
+
+    Output is text, or with ``text=False`` the bytes as written (line endings untouched).
+    """
+    gone = {unset} if isinstance(unset, str) else set(unset)  # one name, not its letters
+    merged = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in gone}
     return subprocess.run(
         [sys.executable, "-m", "baseguard.cli.main", *args],
         capture_output=True,
-        text=True,
+        text=text,
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env=merged,
         timeout=timeout,
     )
 

@@ -24,9 +24,9 @@ from tests.catalog.test_recommend_helpers import (
     STATIC_DIGEST,
     make_env,
     run,
-    run_bytes,
     write_catalog,
 )
+from tests.cli_runner import run_baseguard
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +46,13 @@ NEW_STATIC = f"{STATIC}@{STATIC_DIGEST}"
 def fix(
     env: dict[str, str], catalog: Path, cwd: Path, *files: str, extra: tuple[str, ...] = ()
 ) -> tuple[int, bytes, str]:
-    done = run_bytes(
-        [
-            *("fix", *files, "--catalog", str(catalog), "--images", str(IMAGES)),
-            *("--offline", "--date", DAY, *extra),
-        ],
-        env,
+    done = run_baseguard(
+        *("fix", *files, "--catalog", str(catalog), "--images", str(IMAGES)),
+        *("--offline", "--date", DAY, *extra),
         cwd=cwd,
+        env=env,
+        timeout=300,
+        text=False,  # bytes as written: the CRLF goldens compare line endings
     )
     stderr = done.stderr.decode()
     assert "Traceback" not in stderr

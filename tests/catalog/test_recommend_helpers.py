@@ -14,12 +14,11 @@ alpine 3.10 and the distroless-style registry.example.com/base/static-debian12:2
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from tests.cli_runner import run_baseguard
 from tests.conftest import PROJECT
 
 ESTATE = PROJECT / "examples" / "estate"
@@ -99,28 +98,8 @@ CATALOG = (
 def run(
     args: list[str], env: dict[str, str], cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """The real ``baseguard`` process, text output."""
-    return subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **env},
-        cwd=cwd,
-    )
-
-
-def run_bytes(
-    args: list[str], env: dict[str, str], cwd: Path | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    """The real ``baseguard`` process, output as bytes (line endings untouched)."""
-    return subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", *args],
-        capture_output=True,
-        timeout=300,
-        env={**os.environ, **env},
-        cwd=cwd,
-    )
+    """The real ``baseguard`` process, text output; scans need more than the default time."""
+    return run_baseguard(*args, cwd=cwd, env=env, timeout=300)
 
 
 def make_env(work: Path) -> dict[str, str]:
