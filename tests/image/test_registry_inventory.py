@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -16,6 +13,7 @@ from baseguard.image.model import DEFAULT_PLATFORM
 from baseguard.image.registry import RegistryClient
 from baseguard.image.write import write_oci_layout
 from baseguard.inventory.sources.registry import inventory_registry, known_bases
+from tests.cli_runner import run_baseguard
 from tests.conftest import realdata_path
 from tests.image.conftest import RegistryServer, skopeo_copy
 
@@ -77,27 +75,10 @@ def test_base_found_by_bottom_layers(built_images: RegistryServer) -> None:
 
 
 def test_cli_registry_inventory_json(built_images: RegistryServer, tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "BASEGUARD_CACHE_DIR": str(tmp_path / "cache"),
-        "DOCKER_CONFIG": str(tmp_path),
-    }
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "baseguard.cli.main",
-            "inventory",
-            "--registry",
-            f"{built_images.host}/team",
-            "--base",
-            f"{built_images.host}/alpine:3.20.3",
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    env = {"BASEGUARD_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_CONFIG": str(tmp_path)}
+    done = run_baseguard(
+        *("inventory", "--registry", f"{built_images.host}/team"),
+        *("--base", f"{built_images.host}/alpine:3.20.3", "-o", "json"),
         env=env,
     )
     assert done.returncode == 0, done.stderr

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from baseguard.inventory.scan import inventory_paths
+from tests.cli_runner import run_baseguard
 
 GOOD = "FROM alpine:3.20\n"
 
@@ -86,24 +85,14 @@ def test_invalid_reference_is_an_issue(tree: Path) -> None:
 
 def test_cli_reports_issues_on_stderr_and_exits_0(tree: Path) -> None:
     (tree / "Dockerfile").write_bytes(b"\0\0\0")
-    done = subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", "inventory", str(tree), "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_baseguard("inventory", str(tree), "-o", "json", timeout=60)
     assert done.returncode == 0
     assert "binary file" in done.stderr
     assert '"docker.io/library/alpine:3.20"' in done.stdout
 
 
 def test_cli_missing_path_is_exit_2(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", "inventory", str(tmp_path / "nope")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_baseguard("inventory", str(tmp_path / "nope"), timeout=60)
     assert done.returncode == 2
     assert "no such file" in done.stderr
     assert "Traceback" not in done.stderr

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from baseguard.store import Store, open_store
+from tests.cli_runner import run_baseguard
 
 PROJECT = Path(__file__).resolve().parents[3]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if k != "BASEGUARD_DB"}
-    return subprocess.run(
-        [sys.executable, "-m", "baseguard.cli.main", "report", "compliance", *args],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        timeout=120,
+    """``baseguard report compliance *args`` from the project, bytes out, no BASEGUARD_DB."""
+    return run_baseguard(
+        "report", "compliance", *args, cwd=PROJECT, unset=["BASEGUARD_DB"], text=False
     )
 
 
