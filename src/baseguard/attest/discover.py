@@ -16,7 +16,6 @@ fallback index must not smuggle in someone else's attestations).
 
 from __future__ import annotations
 
-from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,14 +23,7 @@ import httpx
 
 from baseguard.errors import ImageNotFoundError, RegistryError
 from baseguard.image.model import INDEX_TYPES, OCI_INDEX, load_json, validate_digest
-from baseguard.image.registry import (
-    MAX_LIST_BYTES,
-    RegistryClient,
-    _next_link,
-    _origin,
-    _pull_scope,
-    _read_capped,
-)
+from baseguard.image.registry import RegistryClient, _pull_scope
 from baseguard.refs import Reference
 
 VIA_REFERRERS_API = "referrers-api"
@@ -90,48 +82,36 @@ def referrers_tag(digest: str) -> str:
 def referrers_api(
     client: RegistryClient, ref: Reference, digest: str
 ) -> list[dict[str, Any]] | None:
-    """The descriptors the referrers API lists for ``digest``; ``None`` if unsupported."""
+    """The descriptors the referrers API lists for ``digest``; ``None`` if unsupported.
+
+    At most :data:`MAX_REFERRER_PAGES` pages are read; a link back to a page already read
+    ends the list.
+    """
     validate_digest(digest)
-    path: str | None = f"/v2/{ref.repository}/referrers/{digest}"
-    out: list[dict[str, Any]] = []
     what = f"{ref.name}: referrers of {digest}"
-    seen: set[str] = set()
-    for _ in range(MAX_REFERRER_PAGES):
-        if path is None:
-            break
-        seen.add(path)
-        resp = client._registry_request(
-            "GET",
-            ref.api_host,
-            path,
-            scope=_pull_scope(ref.repository),
-            repository=ref.repository,
-            headers={"Accept": OCI_INDEX},
-        )
-        with closing(resp):
-            if resp.status_code in _UNSUPPORTED and not out:
-                return None
-            if resp.status_code != 200:
-                raise client._error(resp, what, ref=ref)
-            body = _read_capped(resp, MAX_LIST_BYTES, what)
-            link = resp.headers.get("link")
-            base = resp.request.url
-        doc = load_json(body, what)
+    pages = client.paginate(
+        ref.api_host,
+        f"/v2/{ref.repository}/referrers/{digest}",
+        scope=_pull_scope(ref.repository),
+        repository=ref.repository,
+        what=what,
+        ref=ref,
+        headers={"Accept": OCI_INDEX},
+        absent=_UNSUPPORTED,
+        max_pages=MAX_REFERRER_PAGES,
+        partial_ok=True,
+    )
+    answered = False
+    out: list[dict[str, Any]] = []
+    for doc in pages:
+        answered = True
         manifests = doc.get("manifests") if isinstance(doc, dict) else None
         if manifests is None:
             manifests = []
         if not isinstance(manifests, list):
             raise RegistryError(f"{what}: 'manifests' is not a list")
         out.extend(m for m in manifests if isinstance(m, dict))
-        nxt = _next_link(link)
-        path = None
-        if nxt:
-            target = base.join(nxt)
-            if _origin(target) != _origin(base):
-                raise RegistryError(f"{what}: the next-page link points to another host")
-            candidate = target.raw_path.decode("ascii")
-            path = None if candidate in seen else candidate
-    return out[:MAX_REFERRERS]
+    return out[:MAX_REFERRERS] if answered else None
 
 
 def _get_index(client: RegistryClient, ref: Reference) -> dict[str, Any] | None:

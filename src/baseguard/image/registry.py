@@ -27,7 +27,7 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -491,7 +491,7 @@ class RegistryClient:
         """Every tag of a repository, following ``Link`` pagination."""
         ref = parse_reference(repo) if isinstance(repo, str) else repo
         query = f"?n={page_size}" if page_size else ""
-        return self._paginate(
+        return self._list_strings(
             ref.api_host,
             f"/v2/{ref.repository}/tags/list{query}",
             key="tags",
@@ -505,7 +505,7 @@ class RegistryClient:
         """Every repository a registry lists in ``/v2/_catalog``, following pagination."""
         host = _api_host(registry)
         query = f"?n={page_size}" if page_size else ""
-        return self._paginate(
+        return self._list_strings(
             host,
             f"/v2/_catalog{query}",
             key="repositories",
@@ -869,7 +869,63 @@ class RegistryClient:
             else None,
         )
 
-    def _paginate(
+    def paginate(
+        self,
+        host: str,
+        path: str,
+        *,
+        scope: str,
+        repository: str | None,
+        what: str,
+        ref: Reference | None,
+        headers: Mapping[str, str] | None = None,
+        absent: Collection[int] = (),
+        max_pages: int = MAX_PAGES,
+        partial_ok: bool = False,
+    ) -> Iterator[object]:
+        """The JSON document of each page of a registry list, following ``Link: rel="next"``.
+
+        Each page is at most :data:`MAX_LIST_BYTES`; a next-page link to another origin is a
+        :class:`RegistryError` (credentials stay with the registry). More than ``max_pages``
+        pages, or a link back to a page already read, is a :class:`RegistryError`, or with
+        ``partial_ok`` the end of the pages (for callers that take a bounded part of a list).
+        A status in ``absent`` on the first page ends the pages before any: the registry
+        does not serve this list. Any other status but 200 raises the registry's error.
+        """
+        seen: set[str] = set()
+        current = path
+        for _ in range(max_pages):
+            seen.add(current)
+            resp = self._registry_request(
+                "GET", host, current, scope=scope, repository=repository, headers=headers
+            )
+            with closing(resp):
+                if resp.status_code in absent and len(seen) == 1:
+                    return
+                if resp.status_code != 200:
+                    raise self._error(resp, what, ref=ref)
+                body = _read_capped(resp, MAX_LIST_BYTES, what)
+                link = resp.headers.get("link")
+                base = resp.request.url
+            yield load_json(body, what)
+            nxt = _next_link(link)
+            if not nxt:
+                return
+            target = base.join(nxt)
+            if _origin(target) != _origin(base):
+                raise RegistryError(
+                    f"{what}: the next-page link points to another host ({_safe_url(target)})",
+                    hint="baseguard does not send registry credentials to other hosts",
+                )
+            current = target.raw_path.decode("ascii")
+            if current in seen:
+                if partial_ok:
+                    return
+                raise RegistryError(f"{what}: pagination links loop back to {current}")
+        if not partial_ok:
+            raise RegistryError(f"{what}: more than {max_pages} pages")
+
+    def _list_strings(
         self,
         host: str,
         path: str,
@@ -880,38 +936,18 @@ class RegistryClient:
         what: str,
         ref: Reference | None,
     ) -> list[str]:
+        """Every string of the ``key`` lists of the pages :meth:`paginate` reads."""
         out: list[str] = []
-        seen: set[str] = set()
-        current = path
-        for _ in range(MAX_PAGES):
-            seen.add(current)
-            resp = self._registry_request("GET", host, current, scope=scope, repository=repository)
-            with closing(resp):
-                if resp.status_code != 200:
-                    raise self._error(resp, what, ref=ref)
-                body = _read_capped(resp, MAX_LIST_BYTES, what)
-                link = resp.headers.get("link")
-                base = resp.request.url
-            data = load_json(body, what)
+        for data in self.paginate(
+            host, path, scope=scope, repository=repository, what=what, ref=ref
+        ):
             items = data.get(key) if isinstance(data, dict) else None
             if items is None:
                 items = []
             if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
                 raise RegistryError(f"{what}: {key!r} is not a list of strings")
             out.extend(items)
-            nxt = _next_link(link)
-            if not nxt:
-                return out
-            target = base.join(nxt)
-            if _origin(target) != _origin(base):
-                raise RegistryError(
-                    f"{what}: the next-page link points to another host ({_safe_url(target)})",
-                    hint="baseguard does not send registry credentials to other hosts",
-                )
-            current = target.raw_path.decode("ascii")
-            if current in seen:
-                raise RegistryError(f"{what}: pagination links loop back to {current}")
-        raise RegistryError(f"{what}: more than {MAX_PAGES} pages")
+        return out
 
 
 def _pick_challenge(challenges: list[Challenge]) -> Challenge | None:
