@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from baseguard.humanize import format_age, format_size
+from baseguard.humanize import format_age, format_days, format_size
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,11 @@ def test_sizes_are_decimal_as_registries_show_them(size: int | None, text: str) 
 )
 def test_ages_use_one_unit_rounded_down(age: timedelta, text: str) -> None:
     assert format_age(age) == text
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [(0, "0 days"), (1, "1 day"), (-1, "-1 day"), (2, "2 days"), (116, "116 days")],
+)
+def test_whole_days_are_singular_only_for_one(count: int, text: str) -> None:
+    assert format_days(count) == text

@@ -26,6 +26,11 @@ def format_size(size: int | None) -> str:
     raise AssertionError("unreachable")
 
 
+def format_days(count: int) -> str:
+    """A whole number of days: ``1 day``, ``0 days``, ``12 days``."""
+    return f"{count} day" if count in (1, -1) else f"{count} days"
+
+
 def format_age(age: timedelta) -> str:
     """``3 days``, ``5 hours``, ``12 minutes``: how people say how old something is.
 

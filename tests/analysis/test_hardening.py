@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -646,6 +646,11 @@ def test_to_dict_is_json_deterministic_and_round_trips() -> None:
     assert data["base_image"] == {"name": "alpine:3.20", "digest": None}
     assert data["uid"] == 65532
     assert Facts.from_dict(data) == first
+
+
+def test_summary_row_says_one_day_not_one_days() -> None:
+    facts = collect_facts(make_image(created=NOW - timedelta(days=1)), alpine_like(), now=NOW)
+    assert dict(summary_rows(facts))["Created"].endswith("(1 day ago)")
 
 
 def test_summary_rows_for_alpine_like() -> None:

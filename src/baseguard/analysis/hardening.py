@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
-from baseguard.humanize import format_size
+from baseguard.humanize import format_days, format_size
 from baseguard.image.fs import FileEntry, FileType, ImageFS, SymlinkLoopError, clean_path
 from baseguard.image.model import ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, Image
 
@@ -582,7 +582,7 @@ def summary_rows(facts: Facts) -> list[tuple[str, str]]:
     elif facts.age_days is None:
         created = f"{facts.created} (placeholder timestamp)"
     else:
-        created = f"{facts.created} ({facts.age_days} days ago)"
+        created = f"{facts.created} ({format_days(facts.age_days)} ago)"
     rows: list[tuple[str, str]] = [
         ("Platform", platform),
         ("Created", created),

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from baseguard.humanize import format_days
 from baseguard.monitor import events as ev
 
 if TYPE_CHECKING:
@@ -171,7 +172,7 @@ def eol_alerts(
                 title=(
                     f"{entry.id} is past its end of life ({entry.eol.isoformat()})"
                     if past
-                    else f"{entry.id} reaches its end of life in {left} days "
+                    else f"{entry.id} reaches its end of life in {format_days(left)} "
                     f"({entry.eol.isoformat()})"
                 ),
                 text=(
@@ -209,7 +210,9 @@ def exception_alerts(
                 key=f"{EXCEPTION_EXPIRY}:{exc.id}|{exc.expires.isoformat()}",
                 kind=EXCEPTION_EXPIRY,
                 level=WARNING,
-                title=f"Exception {exc.id} expires in {left} days ({exc.expires.isoformat()})",
+                title=(
+                    f"Exception {exc.id} expires in {format_days(left)} ({exc.expires.isoformat()})"
+                ),
                 text=(
                     f"The exception {exc.id} for {exc.pattern} (approved by {exc.approver}: "
                     f"{exc.justification}) expires {exc.expires.isoformat()}; renew it or "

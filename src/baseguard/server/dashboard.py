@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from baseguard.humanize import format_days
 from baseguard.server.api import DIGEST_PATTERN, compliance_module, store_of, today_of
 from baseguard.server.auth import COOKIE, LoginRequired, dashboard_viewer, lookup
 from baseguard.store.store import ScanInfo, Store
@@ -45,6 +46,7 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+templates.filters["days"] = format_days
 Reader = Annotated[TokenInfo | None, Depends(dashboard_viewer)]
 
 
@@ -266,7 +268,7 @@ def entry_rows(store: Store, today: date) -> tuple[list[dict[str, Any]], list[st
             if left < 0:
                 problems.append(f"past EOL since {entry.eol}")
             elif left <= EOL_WARN_DAYS:
-                problems.append(f"EOL in {left} days")
+                problems.append(f"EOL in {format_days(left)}")
         for sev in SEVERITIES:
             if open_fixable.get(sev) and sla is not None and sla.for_severity(sev) is not None:
                 problems.append(f"{open_fixable[sev]} fixable {sev} open")
