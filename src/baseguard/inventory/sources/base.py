@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -46,14 +47,17 @@ class InventorySource(ABC):
     """Reads one kind of file (Dockerfile, compose, Kubernetes manifests)."""
 
     name: ClassVar[str]
+    #: ``fnmatch`` patterns of the file names this source reads whatever their content.
+    name_patterns: ClassVar[tuple[str, ...]] = ()
 
     def claims_name(self, path: Path) -> bool:
         """True if the file name alone says this source reads it (no need to open it)."""
-        return False
+        return any(fnmatch.fnmatchcase(path.name, p) for p in self.name_patterns)
 
-    @abstractmethod
     def claims(self, path: Path, head: bytes) -> bool:
-        """True if this source reads ``path`` (``head`` is its first few KB)."""
+        """True if this source reads ``path`` (``head`` is its first few KB); by default, by
+        its name alone."""
+        return self.claims_name(path)
 
     @abstractmethod
     def scan(self, path: Path, text: str, ctx: ScanContext) -> FileResult:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,12 +21,7 @@ NAME_PATTERNS = ("docker-compose*.yml", "docker-compose*.yaml", "compose*.yml", 
 
 class ComposeSource(InventorySource):
     name: ClassVar[str] = "compose"
-
-    def claims_name(self, path: Path) -> bool:
-        return any(fnmatch.fnmatchcase(path.name, p) for p in NAME_PATTERNS)
-
-    def claims(self, path: Path, head: bytes) -> bool:
-        return self.claims_name(path)
+    name_patterns: ClassVar[tuple[str, ...]] = NAME_PATTERNS
 
     def scan(self, path: Path, text: str, ctx: ScanContext) -> FileResult:
         display = ctx.display(path)

@@ -8,7 +8,6 @@ Multi-stage builds: the final stage's base is *the* base image; earlier stages' 
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from pathlib import Path
 from typing import ClassVar
@@ -73,12 +72,7 @@ def _mount_from(flags: tuple[str, ...]) -> list[str]:
 
 class DockerfileSource(InventorySource):
     name: ClassVar[str] = "dockerfile"
-
-    def claims_name(self, path: Path) -> bool:
-        return any(fnmatch.fnmatchcase(path.name, p) for p in NAME_PATTERNS)
-
-    def claims(self, path: Path, head: bytes) -> bool:
-        return self.claims_name(path)
+    name_patterns: ClassVar[tuple[str, ...]] = NAME_PATTERNS
 
     def scan(self, path: Path, text: str, ctx: ScanContext) -> FileResult:
         display = ctx.display(path)
