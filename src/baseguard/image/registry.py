@@ -326,15 +326,9 @@ class RegistryClient:
         The bytes are verified against the reference's digest when it has one, and against
         the registry's ``Docker-Content-Digest`` header when it sends one.
         """
-        host = ref.api_host
         what = f"{ref}: manifest"
-        resp = self._registry_request(
-            "GET",
-            host,
-            f"/v2/{ref.repository}/manifests/{ref.identifier}",
-            scope=_pull_scope(ref.repository),
-            repository=ref.repository,
-            headers={"Accept": MANIFEST_ACCEPT},
+        resp = self._pull_request(
+            "GET", ref, f"manifests/{ref.identifier}", headers={"Accept": MANIFEST_ACCEPT}
         )
         with closing(resp):
             if resp.status_code != 200:
@@ -383,13 +377,7 @@ class RegistryClient:
         what = f"{ref.name}: blob {digest}"
         attempt = 0
         while True:
-            resp = self._registry_request(
-                "GET",
-                ref.api_host,
-                f"/v2/{ref.repository}/blobs/{digest}",
-                scope=_pull_scope(ref.repository),
-                repository=ref.repository,
-            )
+            resp = self._pull_request("GET", ref, f"blobs/{digest}")
             with closing(resp):
                 if resp.status_code != 200:
                     raise self._error(resp, what, ref=ref, blob=digest)
@@ -413,13 +401,7 @@ class RegistryClient:
     def blob_size(self, ref: Reference, digest: str) -> int:
         """The size of a blob, asked of the registry with HEAD."""
         what = f"{ref.name}: blob {digest}"
-        resp = self._registry_request(
-            "HEAD",
-            ref.api_host,
-            f"/v2/{ref.repository}/blobs/{digest}",
-            scope=_pull_scope(ref.repository),
-            repository=ref.repository,
-        )
+        resp = self._pull_request("HEAD", ref, f"blobs/{digest}")
         with closing(resp):
             if resp.status_code != 200:
                 raise self._error(resp, what, ref=ref, blob=digest)
@@ -767,6 +749,20 @@ class RegistryClient:
         key = (host, scope or challenge.params.get("scope", ""))
         self._tokens[key] = (token, time.monotonic() + max(lifetime - 5.0, 1.0))
         return token
+
+    def _pull_request(
+        self, method: str, ref: Reference, path: str, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        """``method`` on ``/v2/<ref's repository>/<path>`` with pull scope (as
+        :meth:`_registry_request`)."""
+        return self._registry_request(
+            method,
+            ref.api_host,
+            f"/v2/{ref.repository}/{path}",
+            scope=_pull_scope(ref.repository),
+            repository=ref.repository,
+            headers=headers,
+        )
 
     def _registry_request(
         self,
