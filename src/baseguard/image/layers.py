@@ -739,7 +739,7 @@ class _Indexer:
         children = self.children
         for idx, rec in enumerate(scan.records):
             raw = rec.path
-            path = self._place(raw)
+            path = self._locate(raw, make_parents=True)
             if path is None:
                 self.warn_member(
                     layer,
@@ -793,8 +793,9 @@ class _Indexer:
                 captured[path] = data
                 self.captured_total += len(data)
 
-    def _place(self, path: str) -> str | None:
-        """Where a member lands: its parent resolved inside the root, missing parents made."""
+    def _locate(self, path: str, *, make_parents: bool = False) -> str | None:
+        """The indexed path ``path`` names, with its parent resolved inside the root; with
+        ``make_parents``, where a member lands (missing parents made)."""
         slash = path.rfind("/")
         if slash < 0:
             return path
@@ -802,7 +803,13 @@ class _Indexer:
         pentry = self.entries.get(parent)
         if pentry is not None and pentry.type is FileType.DIRECTORY:
             return path
-        real = self._ensure_dir(parent)
+        if make_parents:
+            real = self._ensure_dir(parent)
+        else:
+            try:
+                real = self.fs.resolve(parent)
+            except SymlinkLoopError:
+                return None
         if real is None:
             return None
         base = path[slash + 1 :]
@@ -834,24 +841,6 @@ class _Indexer:
             else:
                 return None
         return done
-
-    def _locate(self, path: str) -> str | None:
-        """The indexed path ``path`` names, with its parent resolved inside the root."""
-        slash = path.rfind("/")
-        if slash < 0:
-            return path
-        parent = path[:slash]
-        pentry = self.entries.get(parent)
-        if pentry is not None and pentry.type is FileType.DIRECTORY:
-            return path
-        try:
-            real = self.fs.resolve(parent)
-        except SymlinkLoopError:
-            return None
-        if real is None:
-            return None
-        base = path[slash + 1 :]
-        return f"{real}/{base}" if real else base
 
     def _add(self, path: str, entry: FileEntry) -> None:
         self.entries[path] = entry
