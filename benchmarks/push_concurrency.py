@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/push_concurrency.py [--uploads 100] [--processes 10]
         [--findings 200] [--backend sqlite|postgresql|both] [--json out.json]
 
-There is no ``baseguard push`` HTTP API yet (src/baseguard/server has no upload route), so
-this measures what a push does inside the service: ``Store.save_analysis`` then
+It measures the store side of a push (what ``POST /api/analyses`` does once the upload is
+parsed, see src/baseguard/server/uploads.py): ``Store.save_analysis`` then
 ``Store.save_scan`` of the same digest, from ``--uploads`` concurrent writers
 (``--processes`` service processes, each one ``Store`` and its connection pool shared by
 ``uploads / processes`` request threads, all started together behind a barrier). Then it
