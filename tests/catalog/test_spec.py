@@ -224,7 +224,7 @@ def test_write_atomic_leaves_the_old_file_when_the_write_fails(
         raise OSError("disk full")
 
     monkeypatch.setattr(spec.os, "replace", broken)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(CatalogError, match=r"cannot write .*: disk full"):
         write_atomic(path, "version: 1\n")
     assert path.read_text() == SMALL
     assert os.listdir(tmp_path) == ["catalog.yaml"]  # no temporary file left behind

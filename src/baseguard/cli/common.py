@@ -99,11 +99,28 @@ def write_file(data: bytes, file: Path) -> None:
             f"cannot write {file}: directory {parent} does not exist",
             hint="create the directory first or choose another --file",
         )
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=parent)
+    if target.is_dir():
+        raise BaseguardError(
+            f"cannot write {file}: it is a directory",
+            hint="give a file name, for example --file " + str(Path(file) / "out.txt"),
+        )
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=parent)
+    except OSError as exc:
+        raise BaseguardError(
+            f"cannot write {file}: {exc.strerror or exc}",
+            hint="choose a --file in a directory you may write to",
+        ) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise BaseguardError(
+            f"cannot write {file}: {exc.strerror or exc}",
+            hint="choose a --file in a directory you may write to",
+        ) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

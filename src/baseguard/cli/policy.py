@@ -113,7 +113,17 @@ def generate_command(
         if output_dir is None:
             write_output(to_stream(result.resources), None)
             return
-        output_dir.mkdir(parents=True, exist_ok=True)
+        if output_dir.exists() and not output_dir.is_dir():
+            raise UsageError(
+                f"--output-dir {output_dir}: exists and is not a directory",
+                hint="give a directory (it is created if missing), or leave -o out for stdout",
+            )
+        try:
+            output_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"--output-dir {output_dir}: cannot create it ({exc.strerror or exc})"
+            ) from None
         for resource in result.resources:
             write_output(to_yaml(resource.body), output_dir / resource.filename)
         err.print(
