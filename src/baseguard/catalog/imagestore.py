@@ -31,10 +31,19 @@ class ImageStore:
             doc = json.loads(index.read_bytes())
         except ValueError as exc:
             raise ImageError(f"{index}: not valid JSON ({exc})") from exc
+        hint = "an image store is an OCI layout; fill it with skopeo copy … oci:DIR:REF"
+        if not isinstance(doc, dict):
+            raise ImageError(f"{index}: not an OCI index (not a JSON object)", hint=hint)
+        manifests = doc.get("manifests") or []
+        if not isinstance(manifests, list):
+            raise ImageError(f"{index}: not an OCI index ('manifests' is not a list)", hint=hint)
         self.refs: dict[str, str] = {}
-        for entry in doc.get("manifests") or []:
-            name = (entry.get("annotations") or {}).get(ANNOTATION_REF_NAME)
-            if not name:
+        for number, entry in enumerate(manifests):
+            if not isinstance(entry, dict):
+                raise ImageError(f"{index}: manifests[{number}] is not an object", hint=hint)
+            annotations = entry.get("annotations") or {}
+            name = annotations.get(ANNOTATION_REF_NAME) if isinstance(annotations, dict) else None
+            if not name or not isinstance(name, str):
                 continue
             try:
                 self.refs[str(parse_reference(name))] = name
