@@ -485,6 +485,42 @@ def test_cli_import_of_tampered_file_exits_2(real_db: Path, tmp_path: Path) -> N
     assert not (tmp_path / "v.sqlite").exists()
 
 
+def test_cli_import_into_a_directory_exits_2_and_leaves_nothing(
+    real_db: Path, tmp_path: Path
+) -> None:
+    exported = tmp_path / "good.tar.gz"
+    export_db(exported, db_path=real_db)
+    target = tmp_path / "dbdir"
+    target.mkdir()
+    result = baseguard("db", "import", str(exported), "--db", str(target))
+    assert result.returncode == 2, result.stderr
+    assert "internal error" not in result.stderr
+    assert f"cannot install the database at {target}: it is a directory" in result.stderr
+    assert list(target.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dbdir", "good.tar.gz"]
+
+
+def test_import_of_a_directory_says_so(tmp_path: Path) -> None:
+    with pytest.raises(VulnDbError, match="is a directory, not an export file"):
+        import_db(tmp_path, db_path=tmp_path / "v.sqlite")
+
+
+def test_import_that_cannot_be_moved_into_place_is_a_vulndb_error(
+    real_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exported = tmp_path / "good.tar.gz"
+    export_db(exported, db_path=real_db)
+    target = tmp_path / "db" / "vulndb.sqlite"
+
+    def broken(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken)
+    with pytest.raises(VulnDbError, match="No space left on device"):
+        import_db(exported, db_path=target)
+    assert list(target.parent.iterdir()) == []
+
+
 def test_cli_mirror_index_writes_sha256sums(mirror: Path, tmp_path: Path) -> None:
     root = copy_tree(mirror, tmp_path / "m")
     result = baseguard("db", "mirror-index", str(root))

@@ -343,7 +343,17 @@ def import_db(file: Path, *, db_path: Path | None = None) -> dict[str, Any]:
     """Verify an export (manifest, size, sha256, schema, build time) and swap it in."""
     target = Path(db_path) if db_path is not None else default_db_path()
     if not Path(file).is_file():
-        raise VulnDbError(f"{file} does not exist")
+        raise VulnDbError(
+            f"{file} is a directory, not an export file"
+            if Path(file).is_dir()
+            else f"{file} does not exist",
+            hint="give the .tar.gz that `baseguard db export` wrote",
+        )
+    if target.is_dir():
+        raise VulnDbError(
+            f"cannot install the database at {target}: it is a directory",
+            hint="give --db the database file's path, not its directory",
+        )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -377,7 +387,13 @@ def import_db(file: Path, *, db_path: Path | None = None) -> dict[str, Any]:
             str(manifest["built_at"])
         ):
             raise refuse("the build time in the manifest does not match the database")
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise VulnDbError(
+                f"cannot install the database at {target}: {exc.strerror or exc}",
+                hint="the current database is unchanged",
+            ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
