@@ -125,3 +125,26 @@ def test_a_missing_catalog_is_named(tmp_path: Path) -> None:
     done = run_baseguard("policy", "generate", "-e", "vap", "-c", str(tmp_path / "none.yaml"))
     assert done.returncode == 2
     assert "no such catalog file" in done.stderr
+
+
+@pytest.mark.parametrize("name", ["../../../escaped", "Bad Name!", "UPPER", "-dash", "a/b"])
+def test_a_name_that_is_not_a_kubernetes_name_is_refused_and_nothing_written(
+    name: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "a" / "b" / "c"
+    (out / "cluster-policy-..").mkdir(parents=True)  # where '../..' in a file name would lead
+    done = run_baseguard(
+        "policy", "generate", "-e", "kyverno", "-c", CATALOG, "--name", name, "-o", str(out)
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"--name {name!r} is not a Kubernetes object name" in done.stderr
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_an_exempt_namespace_that_is_not_a_namespace_name_is_refused() -> None:
+    done = run_baseguard(
+        "policy", "generate", "-e", "vap", "-c", CATALOG, "--exempt-namespace", "kube system"
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--exempt-namespace 'kube system' is not a namespace name" in done.stderr
+    assert done.stdout == ""

@@ -56,6 +56,11 @@ POLICY_GENERATORS: dict[str, str] = {
 }
 
 MODES = ("audit", "enforce")
+#: A Kubernetes object name (DNS-1123 subdomain) and a namespace name (DNS-1123 label).
+_OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+#: Room left in a 253-character name for the suffixes the generators append.
+_MAX_NAME = 200
 #: Namespaces never judged unless the user says otherwise: the cluster's own and ours.
 DEFAULT_EXEMPT_NAMESPACES = ("kube-system", "baseguard-system")
 DEFAULT_NAME = "baseguard-catalog"
@@ -241,6 +246,19 @@ class PolicyOptions:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise UsageError(f"unknown mode {self.mode!r}", hint=f"use one of {', '.join(MODES)}")
+        if len(self.name) > _MAX_NAME or not _OBJECT_NAME.fullmatch(self.name):
+            raise UsageError(
+                f"--name {self.name!r} is not a Kubernetes object name",
+                hint=f"use at most {_MAX_NAME} lowercase letters, digits, '-' and '.', starting "
+                "and ending with a letter or digit, for example baseguard-catalog",
+            )
+        for namespace in self.exempt_namespaces:
+            if len(namespace) > 63 or not _NAMESPACE.fullmatch(namespace):
+                raise UsageError(
+                    f"--exempt-namespace {namespace!r} is not a namespace name",
+                    hint="use at most 63 lowercase letters, digits and '-', starting and ending "
+                    "with a letter or digit, for example kube-system",
+                )
 
 
 @dataclass(frozen=True)
