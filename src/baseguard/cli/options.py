@@ -28,8 +28,38 @@ INSECURE = typer.Option(
     "--insecure",
     help="Allow plain HTTP and unverified TLS to a registry (loopback is always allowed).",
 )
+
+
+def check_ca_file(param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """A CA bundle option (``--ca-file``, ``--server-ca``) that names a readable PEM bundle.
+
+    Checked when the command line is read, so that a wrong path or a file that holds no
+    certificate is a usage error naming the option, not a TLS failure deep in a pull.
+    """
+    if value is None:
+        return None
+    import ssl
+
+    name = param.opts[0] if param.opts else "--ca-file"
+    if value.is_dir():
+        raise typer.BadParameter(f"{value} is a directory, not a PEM file", param_hint=name)
+    try:
+        ssl.create_default_context(cafile=str(value))
+    except FileNotFoundError:
+        raise typer.BadParameter(f"{value} does not exist", param_hint=name) from None
+    except OSError as exc:  # ssl.SSLError is an OSError
+        raise typer.BadParameter(
+            f"{value} holds no usable PEM CA certificate ({exc.strerror or exc})",
+            param_hint=name,
+        ) from None
+    return value
+
+
 CA_FILE = typer.Option(
-    None, "--ca-file", help="PEM file of CA certificates to trust for registry TLS."
+    None,
+    "--ca-file",
+    help="PEM file of CA certificates to trust for registry TLS.",
+    callback=check_ca_file,
 )
 MAX_BYTES = typer.Option(
     None, "--max-bytes", help="Refuse layers that decompress to more than this many bytes."

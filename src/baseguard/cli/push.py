@@ -109,9 +109,14 @@ def push_command(
     scan: bool = typer.Option(
         True, "--scan/--no-scan", help="Ask the service to match it against its database."
     ),
-    timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for the service."),
+    timeout: float = typer.Option(
+        120.0, "--timeout", min=0.001, help="Seconds to wait for the service."
+    ),
     server_ca: Path | None = typer.Option(
-        None, "--server-ca", help="PEM CA bundle to trust for the service's HTTPS."
+        None,
+        "--server-ca",
+        help="PEM CA bundle to trust for the service's HTTPS.",
+        callback=options.check_ca_file,
     ),
     platform: str | None = options.PLATFORM,
     insecure: bool = options.INSECURE,

@@ -20,6 +20,7 @@ from baseguard.cli.common import (
     stdout_console,
     write_output,
 )
+from baseguard.cli.options import check_ca_file
 
 if TYPE_CHECKING:
     from baseguard.monitor.cycle import CycleReport
@@ -92,7 +93,7 @@ def watch_command(
     broker: str | None = BROKER_OPTION,
     insecure: bool = INSECURE_OPTION,
     ca_file: Path | None = typer.Option(
-        None, "--ca-file", help="PEM CA certificates for registry TLS."
+        None, "--ca-file", help="PEM CA certificates for registry TLS.", callback=check_ca_file
     ),
     output: OutputFormat | None = typer.Option(
         None, "--output", "-o", help="table (default on a terminal) or json (one per cycle)."
