@@ -34,24 +34,19 @@ def check_ca_file(param: typer.CallbackParam, value: Path | None) -> Path | None
     """A CA bundle option (``--ca-file``, ``--server-ca``) that names a readable PEM bundle.
 
     Checked when the command line is read, so that a wrong path or a file that holds no
-    certificate is a usage error naming the option, not a TLS failure deep in a pull.
+    certificate is a usage error naming the option, not a TLS failure deep in a pull. The
+    check is the registry client's own (:func:`~baseguard.image.registry.ca_context`).
     """
     if value is None:
         return None
-    import ssl
+    from baseguard.errors import RegistryError
+    from baseguard.image.registry import ca_context
 
-    name = param.opts[0] if param.opts else "--ca-file"
-    if value.is_dir():
-        raise typer.BadParameter(f"{value} is a directory, not a PEM file", param_hint=name)
     try:
-        ssl.create_default_context(cafile=str(value))
-    except FileNotFoundError:
-        raise typer.BadParameter(f"{value} does not exist", param_hint=name) from None
-    except OSError as exc:  # ssl.SSLError is an OSError
-        raise typer.BadParameter(
-            f"{value} holds no usable PEM CA certificate ({exc.strerror or exc})",
-            param_hint=name,
-        ) from None
+        ca_context(value)
+    except RegistryError as exc:
+        name = param.opts[0] if param.opts else "--ca-file"
+        raise typer.BadParameter(exc.message, param_hint=name) from None
     return value
 
 

@@ -54,6 +54,8 @@ def upload(
     """POST ``body`` to ``server``/api/analyses; the service's answer, or an error."""
     import httpx
 
+    from baseguard.image.registry import ca_context
+
     params: dict[str, str] = {"scan": "true" if scan else "false"}
     if reference:
         params["reference"] = reference
@@ -67,7 +69,7 @@ def upload(
             params=params,
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
             timeout=timeout,
-            verify=str(ca_file) if ca_file else True,
+            verify=ca_context(ca_file) if ca_file else True,
         )
     except httpx.HTTPError as exc:
         raise ServiceUnavailableError(

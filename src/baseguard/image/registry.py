@@ -246,6 +246,32 @@ def _login_hint(registry: str) -> str:
     )
 
 
+def ca_context(ca_file: str | Path) -> ssl.SSLContext:
+    """An SSL context that trusts the CA certificates in the PEM bundle ``ca_file``.
+
+    A file that is missing, a directory, unreadable or holds no PEM certificate is a
+    :class:`RegistryError` naming the file and what is wrong with it, raised here rather
+    than as an ``OSError`` or ``ssl.SSLError`` at the first TLS handshake.
+    """
+    path = Path(ca_file)
+    hint = "give a PEM file of CA certificates (-----BEGIN CERTIFICATE----- blocks)"
+    if path.is_dir():
+        raise RegistryError(f"CA file {path} is a directory, not a PEM file", hint=hint)
+    try:
+        return ssl.create_default_context(cafile=str(path))
+    except FileNotFoundError:
+        raise RegistryError(f"CA file {path} does not exist", hint=hint) from None
+    except ssl.SSLError as exc:
+        reason = (exc.reason or "").replace("_", " ").lower() or str(exc)
+        raise RegistryError(
+            f"CA file {path} holds no usable PEM CA certificate ({reason})", hint=hint
+        ) from None
+    except OSError as exc:
+        raise RegistryError(
+            f"CA file {path} cannot be read ({exc.strerror or exc})", hint=hint
+        ) from None
+
+
 # -- the client ----------------------------------------------------------------------------
 
 
@@ -285,9 +311,9 @@ class RegistryClient:
         if insecure:
             tls = False
         elif ca_file is not None:
-            tls = ssl.create_default_context(cafile=str(ca_file))
+            tls = ca_context(ca_file)
         elif isinstance(verify, str | Path):
-            tls = ssl.create_default_context(cafile=str(verify))
+            tls = ca_context(verify)
         else:
             tls = verify
         self._client = httpx.Client(
