@@ -39,11 +39,15 @@ class FakeStore:
         self.calls.append(("close",))
 
 
-def fake_module(calls: list[tuple[Any, ...]], *, fail: bool = False) -> types.ModuleType:
+def fake_module(
+    calls: list[tuple[Any, ...]], *, fail: bool = False, unreachable: bool = False
+) -> types.ModuleType:
     module = types.ModuleType("baseguard.store")
 
     def open_store(url: str | None = None) -> FakeStore:
         calls.append(("open", url))
+        if unreachable:
+            raise BaseguardError("connection refused", hint="check that the database is up")
         return FakeStore(calls, fail)
 
     module.open_store = open_store  # type: ignore[attr-defined]
@@ -112,19 +116,69 @@ def test_no_store_skips_mirroring(example: Path, monkeypatch: pytest.MonkeyPatch
     assert calls == []
 
 
-def test_a_store_failure_says_the_file_was_written(
+def test_a_store_failure_part_way_puts_the_file_back_and_says_to_sync(
     example: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    before = example.read_bytes()
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setitem(sys.modules, "baseguard.store", fake_module(calls, fail=True))
     result = invoke_baseguard("catalog", "approve", "chainguard-node", "--actor", "bob")
     assert result.exit_code == 2
-    assert (
-        "catalog.yaml was updated, but mirroring into the store failed: database is locked"
-        in result.output
-    )
+    left = "catalog.yaml was left unchanged, but mirroring into the store failed"
+    assert left in result.output
+    assert "database is locked" in result.output
+    assert "catalog sync --catalog catalog.yaml" in result.output
     assert calls[-1] == ("close",)
-    assert "state: approved   # under evaluation" in example.read_text()
+    assert example.read_bytes() == before
+
+
+EDITS = {
+    "add": (
+        "add", "x", "--provider", "p", "--repository", "r.example/a/x", "--tag", "1",
+    ),
+    "approve": ("approve", "chainguard-node"),
+    "deprecate": ("deprecate", "chainguard-python"),
+    "retire": ("retire", "chainguard-node"),
+    "except": (
+        "except", "n", "--pattern", "node:22-*", "--justification", "j",
+        "--approver", "a", "--expires", "2099-01-01",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_an_unreachable_store_changes_nothing(
+    edit: str, example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = example.read_bytes()
+    mode = example.stat().st_mode
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setitem(sys.modules, "baseguard.store", fake_module(calls, unreachable=True))
+    result = invoke_baseguard("catalog", *EDITS[edit], "--actor", "bob", "--db", "sqlite:///x")
+    assert result.exit_code == 2, result.output
+    said = "nothing was changed: mirroring the edit into the store failed: connection"
+    assert said in result.output
+    assert "check that the database is up" in result.output
+    assert "--no-store" in result.output
+    assert " in catalog.yaml, by " not in result.output and "added" not in result.output
+    assert calls == [("open", "sqlite:///x")]
+    assert example.read_bytes() == before
+    assert example.stat().st_mode == mode
+    assert sorted(p.name for p in example.parent.iterdir()) == ["catalog.yaml"]
+
+
+def test_an_unreachable_real_store_leaves_the_catalog_as_it_was(tmp_path: Path) -> None:
+    pytest.importorskip("baseguard.store")
+    shutil.copy(EXAMPLE, tmp_path / "catalog.yaml")
+    before = (tmp_path / "catalog.yaml").read_bytes()
+    done = run_baseguard(
+        "catalog", "approve", "chainguard-node", "--actor", "bob",
+        "--db", "postgresql://127.0.0.1:1/none", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "nothing was changed" in done.stderr
+    assert "was updated" not in done.stderr
+    assert (tmp_path / "catalog.yaml").read_bytes() == before
 
 
 def test_without_a_store_module_the_edit_is_kept_with_a_note(

@@ -3,7 +3,8 @@
 The commands only parse arguments, call :mod:`baseguard.catalog.spec` and
 :mod:`baseguard.catalog.lifecycle`, and render. Every edit keeps the file's comments and key
 order, is validated as the text to be written, and replaces the file atomically; then it is
-mirrored into the store (entry or exception, and an audit event) unless ``--no-store``.
+mirrored into the store (entry or exception, and an audit event) unless ``--no-store``. If
+mirroring fails the previous file is put back, so a failed command changes nothing.
 """
 
 from __future__ import annotations
@@ -106,7 +107,35 @@ def _load_store() -> Any | None:
         ) from None
 
 
-def mirror(
+def _mirror(
+    *,
+    db: str | None,
+    actor: str,
+    kind: str,
+    subject: str,
+    data: dict[str, Any],
+    entry: dict[str, Any] | None,
+    exception: dict[str, Any] | None,
+    module: Any,
+    written: list[str],
+) -> None:
+    """The store writes of one edit; ``written`` collects the ones that succeeded."""
+    store = module.open_store(db)
+    try:
+        if entry is not None:
+            store.upsert_catalog_entry(entry, actor)
+            written.append("entry")
+        if exception is not None:
+            store.upsert_exception(exception, actor)
+            written.append("exception")
+        store.record_event(kind, subject, data, actor)
+        written.append("event")
+    finally:
+        store.close()
+
+
+def save_and_mirror(
+    doc: Any,
     *,
     db: str | None,
     no_store: bool,
@@ -116,37 +145,65 @@ def mirror(
     data: dict[str, Any],
     entry: dict[str, Any] | None = None,
     exception: dict[str, Any] | None = None,
-    catalog_file: Path,
 ) -> bool:
-    """Mirror one catalog edit into the store: the entry or exception, then an audit event.
+    """Write the edited catalog, then mirror the edit into the store (entry or exception,
+    then an audit event). Call it holding the catalog's lock.
 
-    Returns False (after a note) when mirroring is skipped. The file is already written:
-    a store failure is reported as an error that says so.
+    A failed edit loses nothing: when mirroring fails the previous file is put back
+    (atomically) and the error says nothing was changed. Returns False (after a note) when
+    mirroring is skipped (``--no-store``, or no store in this baseguard).
     """
     from baseguard.catalog.model import CatalogError
+    from baseguard.catalog.spec import write_atomic
     from baseguard.errors import BaseguardError
 
+    catalog_file: Path = doc.path
+    module = None if no_store else _load_store()
+    previous = doc.original
+    doc.save()
     if no_store:
         return False
-    module = _load_store()
     if module is None:
         _note("this baseguard has no store yet; the change is in the catalog file only")
         return False
+    written: list[str] = []
     try:
-        store = module.open_store(db)
+        _mirror(
+            db=db,
+            actor=actor,
+            kind=kind,
+            subject=subject,
+            data=data,
+            entry=entry,
+            exception=exception,
+            module=module,
+            written=written,
+        )
+    except BaseException as exc:
         try:
-            if entry is not None:
-                store.upsert_catalog_entry(entry, actor)
-            if exception is not None:
-                store.upsert_exception(exception, actor)
-            store.record_event(kind, subject, data, actor)
-        finally:
-            store.close()
-    except BaseguardError as exc:
+            write_atomic(catalog_file, previous)
+        except CatalogError as undo:
+            if not isinstance(exc, BaseguardError):
+                raise
+            raise CatalogError(
+                f"{catalog_file} was updated, but mirroring into the store failed "
+                f"({exc.message}) and putting the previous file back failed too: {undo.message}",
+                hint="undo the edit in the file by hand, or fix the store (--db) and run "
+                f"`baseguard catalog sync --catalog {catalog_file}`",
+            ) from exc
+        if not isinstance(exc, BaseguardError):
+            raise
+        if written:
+            raise CatalogError(
+                f"{catalog_file} was left unchanged, but mirroring into the store failed "
+                f"part way ({exc.message}): the store may hold part of the edit",
+                hint=f"run `baseguard catalog sync --catalog {catalog_file}` to make the "
+                "store match the file again",
+            ) from exc
         raise CatalogError(
-            f"{catalog_file} was updated, but mirroring into the store failed: {exc.message}",
-            hint=exc.hint
-            or f"fix the store (--db), then run `baseguard catalog sync --catalog {catalog_file}`",
+            f"nothing was changed: mirroring the edit into the store failed: {exc.message}",
+            hint=(f"{exc.hint}; " if exc.hint else "check the store given by --db; ")
+            + "or pass --no-store to edit the file only and run `baseguard catalog sync` later",
         ) from exc
     return True
 
@@ -515,18 +572,17 @@ def add_command(
         with locked(catalog):
             doc = CatalogDocument.load(catalog)
             doc.add_entry(entry)
-            doc.save()
+            save_and_mirror(
+                doc,
+                db=db,
+                no_store=no_store,
+                actor=who,
+                kind="catalog.entry.add",
+                subject=entry.id,
+                data={"file": str(catalog), "state": "proposed", "date": today.isoformat()},
+                entry=entry.to_dict(),
+            )
         _done(f"added {entry.id} ({entry.repository}) to {catalog} as proposed, by {who}")
-        mirror(
-            db=db,
-            no_store=no_store,
-            actor=who,
-            kind="catalog.entry.add",
-            subject=entry.id,
-            data={"file": str(catalog), "state": "proposed", "date": today.isoformat()},
-            entry=entry.to_dict(),
-            catalog_file=catalog,
-        )
 
 
 def _move(
@@ -561,29 +617,28 @@ def _move(
             before = entry.state
             moved = transition(entry, to, actor=who, on=today, reason=reason)
             doc.record_transition(moved, replaced_by=replaced_by)
-            doc.save()
             moved = doc.catalog.get(entry_id) or moved
+            data: dict[str, Any] = {
+                "file": str(catalog),
+                "from": before,
+                "to": to,
+                "date": today.isoformat(),
+            }
+            if reason:
+                data["reason"] = reason
+            if replaced_by:
+                data["replaced_by"] = replaced_by
+            save_and_mirror(
+                doc,
+                db=db,
+                no_store=no_store,
+                actor=who,
+                kind=f"catalog.entry.{_VERBS[to]}",
+                subject=entry_id,
+                data=data,
+                entry=moved.to_dict(),
+            )
         _done(f"{entry_id}: {before} → {to} in {catalog}, by {who} on {today}")
-        data: dict[str, Any] = {
-            "file": str(catalog),
-            "from": before,
-            "to": to,
-            "date": today.isoformat(),
-        }
-        if reason:
-            data["reason"] = reason
-        if replaced_by:
-            data["replaced_by"] = replaced_by
-        mirror(
-            db=db,
-            no_store=no_store,
-            actor=who,
-            kind=f"catalog.entry.{_VERBS[to]}",
-            subject=entry_id,
-            data=data,
-            entry=moved.to_dict(),
-            catalog_file=catalog,
-        )
 
 
 _VERBS = {"approved": "approve", "deprecated": "deprecate", "retired": "retire"}
@@ -716,18 +771,17 @@ def except_command(
         with locked(catalog):
             doc = CatalogDocument.load(catalog)
             doc.add_exception(exc)
-            doc.save()
+            save_and_mirror(
+                doc,
+                db=db,
+                no_store=no_store,
+                actor=who,
+                kind="catalog.exception.add",
+                subject=exc.id,
+                data={"file": str(catalog), "approver": approver, "expires": until.isoformat()},
+                exception=exc.to_dict(),
+            )
         _done(f"added exception {exc.id} for {exc.pattern} until {exc.expires} to {catalog}")
-        mirror(
-            db=db,
-            no_store=no_store,
-            actor=who,
-            kind="catalog.exception.add",
-            subject=exc.id,
-            data={"file": str(catalog), "approver": approver, "expires": until.isoformat()},
-            exception=exc.to_dict(),
-            catalog_file=catalog,
-        )
 
 
 @app.command("schema")
