@@ -57,9 +57,14 @@ CA_FILE = typer.Option(
     callback=check_ca_file,
 )
 MAX_BYTES = typer.Option(
-    None, "--max-bytes", help="Refuse layers that decompress to more than this many bytes."
+    None,
+    "--max-bytes",
+    min=1,
+    help="Refuse layers that decompress to more than this many bytes.",
 )
-MAX_FILES = typer.Option(None, "--max-files", help="Refuse images with more files than this.")
+MAX_FILES = typer.Option(
+    None, "--max-files", min=1, help="Refuse images with more files than this."
+)
 STRICT = typer.Option(False, "--strict", help="Fail (exit 2) if any package file cannot be read.")
 
 
