@@ -63,7 +63,7 @@ def assess_command(
     ),
     db: Path | None = typer.Option(None, "--db", help="Vulnerability database file."),
     build_arg: list[str] = typer.Option([], "--build-arg", help="KEY=VALUE (repeatable)."),
-    workers: int = typer.Option(2, "--workers", help="Images analysed in parallel."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Images analysed in parallel."),
     fail_on: FailOn | None = typer.Option(
         None, "--fail-on", help="Exit 1 if any assessed image has a finding at or above this."
     ),
