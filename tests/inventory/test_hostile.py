@@ -96,3 +96,49 @@ def test_cli_missing_path_is_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "no such file" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("garbage.bin", b"\x7fELF\x02\x01\x01\0\0\0"), ("bomb.yaml", b"a: &a [x, x]\nb: [*a, *a]\n")],
+)
+def test_a_named_file_that_no_source_reads_is_an_issue_naming_it(
+    tmp_path: Path, name: str, content: bytes
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    inv = inventory_paths([tmp_path / name])
+    assert inv.files_scanned == 0
+    said = "not a Dockerfile, compose file or Kubernetes manifest"
+    assert [(i.path, said in i.message) for i in inv.issues] == [(name, True)]
+
+
+def test_unrecognised_files_found_in_a_directory_are_skipped_quietly(tree: Path) -> None:
+    (tree / "notes.yaml").write_text("a: 1\n")
+    (tree / "garbage.bin").write_bytes(b"\0\1\2")
+    inv = inventory_paths([tree])
+    assert inv.issues == []
+    assert inv.files_scanned == 1
+
+
+def test_cli_warns_about_a_named_file_it_cannot_read_as_anything(tmp_path: Path) -> None:
+    (tmp_path / "garbage.bin").write_bytes(b"\0\1\2")
+    done = run_baseguard("inventory", "garbage.bin", "-o", "json", cwd=tmp_path, timeout=60)
+    assert done.returncode == 0
+    assert "warning: garbage.bin: not a Dockerfile, compose file or Kubernetes" in done.stderr
+    assert '"path": "garbage.bin"' in done.stdout
+
+
+def test_cli_base_that_is_not_a_reference_is_exit_2_naming_the_option(tmp_path: Path) -> None:
+    done = run_baseguard("inventory", str(tmp_path), "--base", "NOT A REF", timeout=60)
+    assert done.returncode == 2
+    assert "--base 'NOT A REF': invalid image reference" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_check_names_an_unrecognised_file_relative_to_the_repository(tmp_path: Path) -> None:
+    from baseguard.gate.check import collect_uses
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "garbage.bin").write_bytes(b"\0\1\2")
+    inv = collect_uses([tmp_path / "sub" / "garbage.bin"], root=tmp_path)
+    assert [i.path for i in inv.issues] == ["sub/garbage.bin"]

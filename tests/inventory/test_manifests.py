@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from baseguard.inventory.scan import inventory_paths
 
 DEPLOYMENT = """\
@@ -117,6 +119,22 @@ def test_compose_build_context_outside_the_tree_is_refused(tmp_path: Path) -> No
     inv = inventory_paths([tree])
     assert inv.uses == []
     assert "outside" in inv.issues[0].message
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('version: "3"\nvolumes: {}\n', "compose file has no services"),
+        ("services:\n", "compose file has no services"),
+        ("include: [a/compose.yaml]\n", "has no services (its include: files are not followed)"),
+        ("x: 1\nservices: [web]\n", "has a services: that is not a mapping"),
+    ],
+)
+def test_a_compose_file_without_services_is_an_issue(tmp_path: Path, text: str, said: str) -> None:
+    (tmp_path / "compose.yaml").write_text(text)
+    inv = inventory_paths([tmp_path / "compose.yaml"])
+    assert [(i.path, said in i.message) for i in inv.issues] == [("compose.yaml", True)]
+    assert inv.uses == []
 
 
 def test_counts_and_json_shape(tmp_path: Path) -> None:

@@ -72,18 +72,25 @@ def inventory_command(
 
     References are normalised (alpine → docker.io/library/alpine:latest) and counted; every
     use keeps its location (file:line and namespace/kind/name[container]). Files that cannot
-    be read are reported on stderr and the rest is still inventoried.
+    be read, and files named on the command line that are none of these kinds, are reported
+    on stderr (and under "issues" in JSON) and the rest is still inventoried.
 
     With --cluster, running pods' images and image IDs (digests) come from the Kubernetes
     API (kubeconfig, or the service account when run inside a pod).
 
     Exit codes: 0 inventoried (even with unreadable files), 2 usage or access error.
     """
-    from baseguard.errors import UsageError
+    from baseguard.errors import InvalidReferenceError, UsageError
     from baseguard.inventory.scan import inventory_paths
+    from baseguard.refs import parse_reference
 
     with reported_errors():
         args = options.parse_build_args(build_arg)
+        for raw in base:
+            try:
+                parse_reference(raw)
+            except InvalidReferenceError as exc:
+                raise UsageError(f"--base {raw!r}: {exc.message}", hint=exc.hint) from None
         if not paths and not cluster and not registry:
             raise UsageError(
                 "nothing to inventory", hint="give PATHs, --registry HOST and/or --cluster"

@@ -48,16 +48,24 @@ def _walk(top: str) -> Iterator[str]:
             yield entry.path
 
 
-def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
-    """(file, root) pairs under each path; symlinks are not followed out of the tree."""
+#: Said of a file named on the command line that no source reads.
+NOT_RECOGNISED = (
+    "not a Dockerfile, compose file or Kubernetes manifest (by its name or its first "
+    f"{HEAD_BYTES} bytes); nothing was read from it"
+)
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, Path, bool]]:
+    """(file, root, named) triples under each path, ``named`` when the path is the file
+    itself; symlinks are not followed out of the tree."""
     for top in paths:
         if not top.exists():
             raise UsageError(f"{top}: no such file or directory")
         if top.is_file():
-            yield top, top.parent
+            yield top, top.parent, True
             continue
         for path in _walk(str(top)):
-            yield Path(path), top
+            yield Path(path), top, False
 
 
 def _claim(path: Path, sources: list[InventorySource]) -> InventorySource | None:
@@ -83,12 +91,14 @@ def inventory_paths(
     """Inventory every Dockerfile, compose file and Kubernetes manifest under ``paths``."""
     sources = [cls() for cls in FILE_SOURCES.values()]
     result = Inventory()
-    for path, root in iter_files(paths):
+    for path, root, named in iter_files(paths):
         source = _claim(path, sources)
-        if source is None:
-            continue
         ctx = ScanContext(build_args=dict(build_args or {}), root=root)
         display = ctx.display(path)
+        if source is None:
+            if named:  # the user asked for this file: say why it gave nothing
+                result.issues.append(InventoryIssue(display, NOT_RECOGNISED))
+            continue
         result.files_scanned += 1
         result.sources.append(source.name)
         text, issue = read_text(path, display)

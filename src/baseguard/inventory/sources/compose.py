@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from yaml.nodes import MappingNode
+
 from baseguard.inventory import yamlsafe
 from baseguard.inventory.model import ImageUse, InventoryIssue, Location
 from baseguard.inventory.sources.base import (
@@ -48,7 +50,20 @@ class ComposeSource(InventorySource):
         result: FileResult,
     ) -> None:
         services = yamlsafe.get(node, "services", budget)
-        for service, spec in yamlsafe.pairs(services, budget):
+        listed = yamlsafe.pairs(services, budget)
+        if not listed:
+            mapping = services is None or isinstance(services, MappingNode)
+            if not mapping and yamlsafe.scalar(services) in ("", "null", "~", "Null", "NULL"):
+                mapping = True  # `services:` with nothing under it
+            problem = "has no services" if mapping else "has a services: that is not a mapping"
+            if yamlsafe.get(node, "include", budget) is not None:
+                problem += " (its include: files are not followed)"
+            line = yamlsafe.line_of(services, first) if services is not None else first
+            result.issues.append(
+                InventoryIssue(display, f"compose file {problem}; no images read from it", line)
+            )
+            return
+        for service, spec in listed:
             image_node = yamlsafe.get(spec, "image", budget)
             raw = yamlsafe.scalar(image_node)
             build = yamlsafe.get(spec, "build", budget)
