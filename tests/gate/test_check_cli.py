@@ -90,6 +90,22 @@ def test_root_names_files_from_another_directory(repo: Path, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
+    ("name", "words"), [("no-such-dir", "does not exist"), ("catalog.yaml", "is a file")]
+)
+def test_root_that_is_not_a_directory_is_a_usage_error_naming_it(
+    repo: Path, name: str, words: str
+) -> None:
+    """``--root`` naming a missing directory (or a file) was accepted: the check passed with
+    file names left absolute. Now it is refused, naming the option."""
+    root = repo / name
+    done = baseguard("check", "--date", "2026-06-15", "--root", str(root), cwd=repo)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Invalid value for '--root'" in done.stderr
+    assert f"{root}' {words}" in done.stderr
+
+
+@pytest.mark.parametrize(
     ("args", "words"),
     [
         (["missing-dir"], "missing-dir: no such file or directory"),

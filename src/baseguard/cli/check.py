@@ -63,6 +63,8 @@ def check_command(
     root: Path | None = typer.Option(
         None,
         "--root",
+        exists=True,
+        file_okay=False,
         help="Repository root that file names in the output are relative to. Default: the "
         "working directory.",
     ),
