@@ -165,6 +165,45 @@ def test_unknown_context_lists_the_known_ones(tmp_path: Path) -> None:
     assert "other" in (info.value.hint or "") and "test" in (info.value.hint or "")
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("apiVersion: v1\nkind: Config\n", "the kubeconfig has no contexts"),
+        ("a: 1\n", "the kubeconfig has no contexts"),
+        (
+            "contexts:\n- name: dev\n  context: {cluster: c}\n",
+            "the kubeconfig has no current-context",
+        ),
+    ],
+)
+def test_a_kubeconfig_without_contexts_says_so_naming_the_file(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    path = tmp_path / "kube.yaml"
+    path.write_text(text)
+    with pytest.raises(ClusterError) as info:
+        load_kubeconfig(path)
+    assert info.value.message == f"{path}: {said}"
+    assert "None" not in info.value.message
+
+
+def test_no_current_context_hints_at_the_context_option(tmp_path: Path) -> None:
+    path = tmp_path / "kube.yaml"
+    path.write_text("contexts:\n- name: dev\n  context: {cluster: c}\n")
+    with pytest.raises(ClusterError) as info:
+        load_kubeconfig(path)
+    assert info.value.hint == "pass --context NAME (contexts: dev)"
+
+
+@pytest.mark.parametrize("contexts", ["contexts: oops\n", "contexts: [3]\n"])
+def test_a_kubeconfig_of_the_wrong_shape_is_a_cluster_error(tmp_path: Path, contexts: str) -> None:
+    path = tmp_path / "kube.yaml"
+    path.write_text(contexts)
+    with pytest.raises(ClusterError) as info:
+        load_kubeconfig(path)
+    assert "contexts must be a list" in info.value.message
+
+
 def test_exec_plugins_are_not_run(tmp_path: Path) -> None:
     path = tmp_path / "config"
     path.write_text(

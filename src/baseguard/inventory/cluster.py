@@ -93,16 +93,25 @@ def load_kubeconfig(path: Path | None = None, context: str | None = None) -> Clu
         raise ClusterError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(doc, dict):
         raise ClusterError(f"{path}: not a kubeconfig")
-    name = context or doc.get("current-context")
-    contexts = {c.get("name"): c.get("context") or {} for c in doc.get("contexts") or []}
-    if name not in contexts:
+    contexts = _named(path, doc, "contexts", "context")
+    if not contexts:
         raise ClusterError(
-            f"{path}: no context {name!r}",
-            hint=f"contexts: {', '.join(sorted(str(c) for c in contexts)) or 'none'}",
+            f"{path}: the kubeconfig has no contexts",
+            hint="pass a kubeconfig that defines a context (kubectl config get-contexts), "
+            "or run inside the cluster",
         )
+    listed = ", ".join(sorted(str(c) for c in contexts))
+    name = context or doc.get("current-context")
+    if not name:
+        raise ClusterError(
+            f"{path}: the kubeconfig has no current-context",
+            hint=f"pass --context NAME (contexts: {listed})",
+        )
+    if name not in contexts:
+        raise ClusterError(f"{path}: no context {name!r}", hint=f"contexts: {listed}")
     ctx = contexts[name]
-    clusters = {c.get("name"): c.get("cluster") or {} for c in doc.get("clusters") or []}
-    users = {u.get("name"): u.get("user") or {} for u in doc.get("users") or []}
+    clusters = _named(path, doc, "clusters", "cluster")
+    users = _named(path, doc, "users", "user")
     cluster = clusters.get(ctx.get("cluster"))
     if not cluster or not cluster.get("server"):
         raise ClusterError(f"{path}: context {name!r} names no cluster with a server")
@@ -141,6 +150,22 @@ def load_kubeconfig(path: Path | None = None, context: str | None = None) -> Clu
         else:
             access.cert = (_resolve(path, cert), _resolve(path, key))
     return access
+
+
+def _named(path: Path, doc: dict[str, Any], key: str, inner: str) -> dict[Any, dict[str, Any]]:
+    """A kubeconfig list (contexts, clusters, users) as name → its ``inner`` mapping."""
+    items = doc.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ClusterError(f"{path}: {key} must be a list of mappings with a name")
+    out: dict[Any, dict[str, Any]] = {}
+    for item in items:
+        value = item.get(inner) or {}
+        if not isinstance(value, dict):
+            raise ClusterError(
+                f"{path}: {key} entry {item.get('name')!r}: {inner} is not a mapping"
+            )
+        out[item.get("name")] = value
+    return out
 
 
 def in_cluster_access() -> ClusterAccess | None:
