@@ -275,3 +275,73 @@ def test_third_party_sbom_rewritten_by_us_is_valid(parts: tuple[str, ...], tmp_p
     assert analysis.packages
     assert_valid_cyclonedx(CycloneDxJson().write(analysis, now=NOW, serial=SERIAL))
     assert_valid_spdx(SpdxJson().write(analysis, now=NOW, serial=SERIAL), tmp_path)
+
+
+# -- every real SBOM in ../shared/realdata reads as it did before the shape checks -------------
+
+#: (path under realdata, packages, warnings) as read before wrong shapes became errors; the
+#: shape checks must change none of them.
+EVERY_REAL_SBOM = [
+    ("attestations/cosign/test/testdata/bom-go-mod.cyclonedx.json", 0, []),
+    ("attestations/cosign/test/testdata/bom-go-mod.spdx.json", 0, []),
+    ("attestations/openvex/vexctl/examples/csaf/sbom.spdx.json", 2, []),
+    ("sbom/osv-scanner/alpine-zlib-16.cdx.json", 1, []),
+    ("sbom/osv-scanner/alpine.cdx.xml", 14, ["1 component(s) without a package URL were not read"]),
+    ("sbom/osv-scanner/only-unimportant.spdx.json", 1, []),
+    ("sbom/osv-scanner/postgres-stretch.cdx.xml", 136, []),
+    (
+        "sbom/osv-scanner/with-duplicates.cdx.xml",
+        14,
+        [
+            "1 component(s) without a package URL were not read",
+            "2 duplicate component(s) (same bom-ref) were not read",
+        ],
+    ),
+    ("sbom/trivy/sbom/centos-7-cyclonedx.intoto.jsonl", 2, []),
+    ("sbom/trivy/sbom/centos-7-cyclonedx.json", 2, []),
+    ("sbom/trivy/sbom/centos-7-spdx.json", 2, []),
+    ("sbom/trivy/sbom/centos-7-spdx.txt", 2, []),
+    ("sbom/trivy/sbom/fluentd-multiple-lockfiles-cyclonedx.json", 3, []),
+    (
+        "sbom/trivy/sbom/license-cyclonedx.json",
+        3,
+        ["1 component(s) without a package URL were not read"],
+    ),
+    (
+        "sbom/trivy/sbom/minikube-kbom.json",
+        6,
+        ["3 component(s) without a package URL were not read"],
+    ),
+]
+
+
+def sbom_files_in_realdata(root: Path) -> set[str]:
+    """Every file under realdata that declares itself CycloneDX or SPDX (in its first bytes,
+    or in its name: an attestation's payload is base64)."""
+    found: set[str] = set()
+    for path in root.rglob("*"):
+        if not path.is_file() or path.suffix not in (".json", ".jsonl", ".xml", ".txt"):
+            continue
+        head = path.read_bytes()[:4096]
+        named = any(word in path.name for word in ("cyclonedx", "spdx", ".cdx."))
+        if named or any(
+            marker in head
+            for marker in (b'"bomFormat"', b'"spdxVersion"', b"SPDXVersion:", b"cyclonedx.org/")
+        ):
+            found.add(path.relative_to(root).as_posix())
+    return found
+
+
+def test_the_table_covers_every_real_sbom(realdata: Path) -> None:
+    assert sbom_files_in_realdata(realdata) == {entry[0] for entry in EVERY_REAL_SBOM}
+
+
+@pytest.mark.parametrize(
+    ("relpath", "count", "warnings"), EVERY_REAL_SBOM, ids=lambda v: str(v).rpartition("/")[2]
+)
+def test_every_real_sbom_reads_as_before(
+    realdata: Path, relpath: str, count: int, warnings: list[str]
+) -> None:
+    analysis = read_sbom(realdata / relpath)
+    assert len(analysis.packages) == count
+    assert analysis.warnings == warnings

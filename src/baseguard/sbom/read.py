@@ -13,7 +13,13 @@ purl's ``distro=`` qualifier. ``facts`` is None unless the document is ours.
 
 SBOMs are untrusted: the file is capped in size (read no further than the cap), XML with
 a DOCTYPE is refused (no entity expansion, internal or external), nesting is bounded, and
-any malformed input is an :class:`SbomError` that names the file.
+any malformed input is an :class:`SbomError` that names the file. A document of the wrong
+shape is an error, never an empty reading (that would scan clean): an unsupported
+``specVersion``/``spdxVersion``, a JSON type other than the schema's for a member that
+decides which packages are read (``components``, ``packages``, a purl, properties…),
+a control character in tag-value; the message gives the JSON path
+(``components[0] is a number, not an object``). Informational fields of the wrong type
+(licenses, descriptions) are left out with a warning.
 
 This module holds the size limit, format detection and dispatch. The formats are read by
 :mod:`baseguard.sbom.read_cyclonedx` (CycloneDX JSON and XML) and
@@ -36,6 +42,7 @@ from baseguard.sbom.base import SbomError
 from baseguard.sbom.read_common import Malformed
 from baseguard.sbom.read_cyclonedx import MAX_NESTING as MAX_NESTING  # re-exported
 from baseguard.sbom.read_cyclonedx import cdx_xml_to_dict, from_cyclonedx, parse_xml
+from baseguard.sbom.read_native import check_native
 from baseguard.sbom.read_spdx import from_spdx, spdx_tag_value
 
 #: Largest SBOM read (bytes); a 10 000-package CycloneDX document is about 15 MB.
@@ -148,10 +155,7 @@ def _from_json(doc: Any, depth: int) -> Analysis:
         raise Malformed("the JSON document is not an object")
     if doc.get("bomFormat") == "CycloneDX":
         return from_cyclonedx(doc)
-    if "spdxVersion" in doc:
-        version = str(doc.get("spdxVersion"))
-        if not version.startswith("SPDX-2."):
-            raise Malformed(f"SPDX version {version!r} is not supported (2.2 and 2.3 are)")
+    if "spdxVersion" in doc:  # the version is checked by from_spdx (tag-value too)
         return from_spdx(doc)
     if "payloadType" in doc and "payload" in doc:  # DSSE envelope
         payload = base64.b64decode(str(doc["payload"]), validate=False)
@@ -169,4 +173,5 @@ def _from_native(doc: dict[str, Any]) -> Analysis:
     tool = doc.get("tool")
     if not isinstance(tool, dict) or tool.get("name") != "baseguard":
         raise Malformed("JSON document is not baseguard's own format")
+    check_native(doc)
     return Analysis.from_dict(doc)

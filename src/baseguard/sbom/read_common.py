@@ -37,6 +37,96 @@ def as_str(value: Any) -> str:
     return value if isinstance(value, str) else "" if value is None else str(value)
 
 
+# -- checked accessors: a wrong JSON type is Malformed, naming its JSON path ---------------------
+#
+# A missing member and ``null`` read as absent; any other type than the one the format's
+# schema gives is an error, so that a document of the wrong shape cannot read as "no
+# packages" (a clean scan). ``where`` is the JSON path, e.g. ``components[3].purl``.
+
+
+def json_kind(value: Any) -> str:
+    """``a string``, ``an array``… : how a JSON value is named in messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def wrong_type(where: str, value: Any, wanted: str) -> Malformed:
+    return Malformed(f"{where} is {json_kind(value)}, not {wanted}")
+
+
+def want_dict(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    raise wrong_type(where, value, "an object")
+
+
+def want_list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    raise wrong_type(where, value, "an array")
+
+
+def want_str(value: Any, where: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    raise wrong_type(where, value, "a string")
+
+
+def want_opt_str(value: Any, where: str) -> str | None:
+    """A string or null (absent)."""
+    return None if value is None else want_str(value, where)
+
+
+def want_objects(value: Any, where: str) -> list[dict[str, Any]]:
+    """An array whose every entry is an object."""
+    items = want_list(value, where)
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise wrong_type(f"{where}[{i}]", item, "an object")
+    return items
+
+
+def want_strs(value: Any, where: str) -> list[str]:
+    """An array whose every entry is a string."""
+    items = want_list(value, where)
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise wrong_type(f"{where}[{i}]", item, "a string")
+    return items
+
+
+#: How many ignored-field warnings are listed one by one before they are counted.
+MAX_FIELD_WARNINGS = 5
+
+
+def field_warnings(ignored: list[str]) -> list[str]:
+    """Warnings for informational fields of the wrong type that were ignored (licenses,
+    descriptions: nothing matching uses), the first few named, the rest counted."""
+    out = [f"{text}; ignored" for text in ignored[:MAX_FIELD_WARNINGS]]
+    if len(ignored) > MAX_FIELD_WARNINGS:
+        out.append(
+            f"{len(ignored) - MAX_FIELD_WARNINGS} more field(s) of the wrong type were ignored"
+        )
+    return out
+
+
 # -- package details -----------------------------------------------------------------------------
 
 

@@ -26,16 +26,20 @@ from baseguard.sbom.base import (
 )
 from baseguard.sbom.read_common import (
     Malformed,
-    as_dict,
-    as_list,
-    as_str,
     distro_from_os,
     distro_from_purls,
+    field_warnings,
     foreign_image,
     foreign_package,
     issue,
     link_depends,
     parse_purl,
+    want_dict,
+    want_list,
+    want_objects,
+    want_str,
+    want_strs,
+    wrong_type,
 )
 
 #: Deepest nesting of CycloneDX components (envelopes around a document: at most 2, read.py).
@@ -45,10 +49,15 @@ MAX_NESTING = 16
 # -- CycloneDX ----------------------------------------------------------------------------------
 
 
+#: The CycloneDX versions read (JSON exists from 1.2; XML namespaces name the same versions).
+CDX_VERSIONS = ("1.2", "1.3", "1.4", "1.5", "1.6")
+
+
 @dataclass
 class _Comp:
     """One CycloneDX component, from JSON or XML."""
 
+    where: str  # JSON path, for messages
     ref: str
     type: str
     name: str
@@ -60,78 +69,153 @@ class _Comp:
     locations: list[str]
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> _Comp:
-        licenses: list[str] = []
-        for entry in as_list(data.get("licenses")):
-            entry = as_dict(entry)
-            if "expression" in entry:
-                licenses.append(as_str(entry["expression"]))
-            else:
-                lic = as_dict(entry.get("license"))
-                text = as_str(lic.get("id") or lic.get("name"))
-                if text:
-                    licenses.append(text)
+    def from_dict(cls, data: dict[str, Any], where: str, ignored: list[str]) -> _Comp:
+        """Fields that decide the package (name, version, purl, type, bom-ref, properties)
+        must have their schema type (else Malformed); informational ones (licenses,
+        description, evidence) of the wrong type are left out and noted in ``ignored``."""
         props: dict[str, str] = {}
-        for prop in as_list(data.get("properties")):
-            prop = as_dict(prop)
+        for i, prop in enumerate(want_objects(data.get("properties"), f"{where}.properties")):
+            at = f"{where}.properties[{i}]"
             if "name" in prop:
-                props.setdefault(as_str(prop["name"]), as_str(prop.get("value")))
-        evidence = as_dict(data.get("evidence"))
-        locations = [
-            as_str(as_dict(o).get("location"))
-            for o in as_list(evidence.get("occurrences"))
-            if as_dict(o).get("location")
-        ]
+                name = want_str(prop["name"], f"{at}.name")
+                props.setdefault(name, want_str(prop.get("value"), f"{at}.value"))
         return cls(
-            ref=as_str(data.get("bom-ref")),
-            type=as_str(data.get("type")),
-            name=as_str(data.get("name")),
-            version=as_str(data.get("version")),
-            purl=as_str(data.get("purl")),
-            description=as_str(data.get("description")),
-            licenses=licenses,
+            where=where,
+            ref=want_str(data.get("bom-ref"), f"{where}.bom-ref"),
+            type=want_str(data.get("type"), f"{where}.type"),
+            name=want_str(data.get("name"), f"{where}.name"),
+            version=want_str(data.get("version"), f"{where}.version"),
+            purl=want_str(data.get("purl"), f"{where}.purl"),
+            description=_informational_str(data, "description", where, ignored),
+            licenses=_licenses(data.get("licenses"), f"{where}.licenses", ignored),
             props=props,
-            locations=locations,
+            locations=_locations(data.get("evidence"), f"{where}.evidence", ignored),
         )
 
 
-def _walk(components: list[Any]) -> list[_Comp]:
-    """Every component, nested ones included (depth-bounded, iterative)."""
+def _informational_str(data: dict[str, Any], key: str, where: str, ignored: list[str]) -> str:
+    value = data.get(key)
+    if value is None or isinstance(value, str):
+        return value or ""
+    ignored.append(str(wrong_type(f"{where}.{key}", value, "a string")))
+    return ""
+
+
+def _licenses(value: Any, where: str, ignored: list[str]) -> list[str]:
+    """``licenses``: ``{"expression": …}`` or ``{"license": {"id"|"name": …}}`` entries;
+    entries of the wrong shape are ignored (noted), the others kept."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        ignored.append(str(wrong_type(where, value, "an array")))
+        return []
+    licenses: list[str] = []
+    for i, entry in enumerate(value):
+        at = f"{where}[{i}]"
+        if not isinstance(entry, dict):
+            ignored.append(str(wrong_type(at, entry, "an object")))
+            continue
+        if "expression" in entry:
+            text, at = entry["expression"], f"{at}.expression"
+        else:
+            lic = entry.get("license")
+            if not isinstance(lic, dict):
+                if lic is not None:
+                    ignored.append(str(wrong_type(f"{at}.license", lic, "an object")))
+                continue
+            key = "id" if lic.get("id") else "name"
+            text, at = lic.get(key), f"{at}.license.{key}"
+        if isinstance(text, str):
+            if text:
+                licenses.append(text)
+        elif text is not None:
+            ignored.append(str(wrong_type(at, text, "a string")))
+    return licenses
+
+
+def _locations(value: Any, where: str, ignored: list[str]) -> list[str]:
+    """``evidence.occurrences[].location``; wrong shapes are ignored (noted)."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        ignored.append(str(wrong_type(where, value, "an object")))
+        return []
+    occurrences = value.get("occurrences")
+    if occurrences is None:
+        return []
+    if not isinstance(occurrences, list):
+        ignored.append(str(wrong_type(f"{where}.occurrences", occurrences, "an array")))
+        return []
+    out: list[str] = []
+    for i, occurrence in enumerate(occurrences):
+        at = f"{where}.occurrences[{i}]"
+        if not isinstance(occurrence, dict):
+            ignored.append(str(wrong_type(at, occurrence, "an object")))
+            continue
+        location = occurrence.get("location")
+        if isinstance(location, str):
+            if location:
+                out.append(location)
+        elif location is not None:
+            ignored.append(str(wrong_type(f"{at}.location", location, "a string")))
+    return out
+
+
+def _walk(components: list[dict[str, Any]], ignored: list[str]) -> list[_Comp]:
+    """Every component, nested ones included (depth-bounded, iterative); an entry that is
+    not an object, or ``components`` that is not an array, is Malformed."""
     out: list[_Comp] = []
-    stack: list[tuple[list[Any], int]] = [(components, 0)]
+    stack: list[tuple[list[dict[str, Any]], int, str]] = [(components, 0, "components")]
     while stack:
-        items, depth = stack.pop()
+        items, depth, where = stack.pop()
         if depth > MAX_NESTING:
             raise Malformed(f"components nested more than {MAX_NESTING} deep")
-        nested: list[tuple[list[Any], int]] = []
-        for item in items:
-            if not isinstance(item, dict):
-                continue
-            out.append(_Comp.from_dict(item))
-            if isinstance(item.get("components"), list):
-                nested.append((item["components"], depth + 1))
+        nested: list[tuple[list[dict[str, Any]], int, str]] = []
+        for i, item in enumerate(items):
+            at = f"{where}[{i}]"
+            out.append(_Comp.from_dict(item, at, ignored))
+            inner = want_objects(item.get("components"), f"{at}.components")
+            if inner:
+                nested.append((inner, depth + 1, f"{at}.components"))
         stack.extend(reversed(nested))
     return out
 
 
+def check_spec_version(bom: dict[str, Any]) -> None:
+    """Malformed unless ``specVersion`` is one of :data:`CDX_VERSIONS`."""
+    supported = f"supported CycloneDX versions: {', '.join(CDX_VERSIONS)}"
+    if "specVersion" not in bom:
+        raise Malformed(f"specVersion is missing ({supported})")
+    version = bom["specVersion"]
+    if not isinstance(version, str):
+        raise Malformed(f"{wrong_type('specVersion', version, 'a string')} ({supported})")
+    if version not in CDX_VERSIONS:
+        raise Malformed(f"CycloneDX specVersion {version!r} is not supported ({supported})")
+
+
 def from_cyclonedx(bom: dict[str, Any]) -> Analysis:
-    meta = as_dict(bom.get("metadata"))
-    main = _Comp.from_dict(meta["component"]) if isinstance(meta.get("component"), dict) else None
+    check_spec_version(bom)
+    ignored: list[str] = []
+    meta = want_dict(bom.get("metadata"), "metadata")
+    main_dict = want_dict(meta.get("component"), "metadata.component")
+    has_main = isinstance(meta.get("component"), dict)
+    main = _Comp.from_dict(main_dict, "metadata.component", ignored) if has_main else None
     main_props = main.props if main else {}
-    doc_props = _Comp.from_dict({"properties": meta.get("properties")}).props
+    doc_props = _Comp.from_dict({"properties": meta.get("properties")}, "metadata", ignored).props
+    timestamp = want_str(meta.get("timestamp"), "metadata.timestamp")
 
     deps: dict[str, list[str]] = {}
-    for dep in as_list(bom.get("dependencies")):
-        dep = as_dict(dep)
-        deps.setdefault(as_str(dep.get("ref")), []).extend(
-            as_str(d) for d in as_list(dep.get("dependsOn"))
+    for i, dep in enumerate(want_objects(bom.get("dependencies"), "dependencies")):
+        at = f"dependencies[{i}]"
+        deps.setdefault(want_str(dep.get("ref"), f"{at}.ref"), []).extend(
+            want_strs(dep.get("dependsOn"), f"{at}.dependsOn")
         )
 
     packages: list[Package] = []
     by_ref: dict[str, Package] = {}
     os_comp: _Comp | None = None
     skipped = duplicates = 0
-    for comp in _walk(as_list(bom.get("components"))):
+    for comp in _walk(want_objects(bom.get("components"), "components"), ignored):
         if comp.type == "operating-system":
             os_comp = os_comp or comp
             continue
@@ -153,26 +237,40 @@ def from_cyclonedx(bom: dict[str, Any]) -> Analysis:
         warnings.append(f"{skipped} component(s) without a package URL were not read")
     if duplicates:
         warnings.append(f"{duplicates} duplicate component(s) (same bom-ref) were not read")
+    warnings.extend(field_warnings(ignored))
 
     distro = distro_from_properties(main_props)
     if distro is None and os_comp is not None:
         distro = distro_from_os(os_comp.name, os_comp.version, os_comp.description, os_comp.props)
     ours = IMAGE_NS + "reference" in main_props
+    issues = [
+        issue(_parse_json(v, f"metadata.properties {ISSUE_NS}*"))
+        for v in _indexed(doc_props, ISSUE_NS)
+    ]
     return Analysis(
         image=_image_from_props(main_props) if ours else _cdx_image(main),
         distro=distro or distro_from_purls(packages) or Distro(source="none"),
         facts=facts_from_properties(main_props) if ours else None,
         packages=sort_packages(packages),
-        issues=[issue(json.loads(v)) for v in _indexed(doc_props, ISSUE_NS)],
+        issues=issues,
         warnings=warnings,
-        analyzed_at=parse_time(doc_props.get(ANALYZED_AT) if ours else meta.get("timestamp")),
+        analyzed_at=parse_time(doc_props.get(ANALYZED_AT) if ours else timestamp),
     )
+
+
+def _parse_json(text: str, where: str) -> Any:
+    """One of our properties that holds JSON text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise Malformed(f"{where} is not valid JSON") from None
 
 
 def _cdx_package(comp: _Comp) -> Package | None:
     props = comp.props
     ours_type = props.get(PACKAGE_NS + "type")
     if ours_type is not None:  # ours: every field is stated, the purl need not be parsed
+        at = f"{comp.where} property {PACKAGE_NS}"
         exact = props.get(PACKAGE_NS + "licenses")
         return Package(
             name=comp.name,
@@ -181,12 +279,19 @@ def _cdx_package(comp: _Comp) -> Package | None:
             purl=comp.purl,
             source_name=props.get(PACKAGE_NS + "sourceName"),
             source_version=props.get(PACKAGE_NS + "sourceVersion"),
-            licenses=[str(x) for x in json.loads(exact)] if exact else list(comp.licenses),
+            licenses=(
+                [str(x) for x in want_list(_parse_json(exact, at + "licenses"), at + "licenses")]
+                if exact
+                else list(comp.licenses)
+            ),
             architecture=props.get(PACKAGE_NS + "architecture"),
             layer=props.get(PACKAGE_NS + "layer"),
             locations=list(comp.locations),
             cataloger=props.get(PACKAGE_NS + "cataloger", ""),
-            metadata=as_dict(json.loads(props.get(PACKAGE_NS + "metadata") or "{}")),
+            metadata=want_dict(
+                _parse_json(props.get(PACKAGE_NS + "metadata") or "{}", at + "metadata"),
+                at + "metadata",
+            ),
         )
     purl = parse_purl(comp.purl)
     if purl is None or purl.type == "oci":

@@ -12,16 +12,23 @@ from baseguard.analysis.hardening import Facts
 from baseguard.analysis.packages import Package, sort_packages
 from baseguard.image.model import parse_time
 from baseguard.sbom.read_common import (
+    Malformed,
     as_dict,
     as_list,
     as_str,
     distro_from_os,
     distro_from_purls,
+    field_warnings,
     foreign_image,
     foreign_package,
     issue,
     link_depends,
     parse_purl,
+    want_dict,
+    want_objects,
+    want_str,
+    want_strs,
+    wrong_type,
 )
 from baseguard.sbom.spdx import ANN_ANALYSIS, ANN_DISTRO, ANN_FACTS, ANN_IMAGE, ANN_PACKAGE
 
@@ -67,9 +74,79 @@ def _spdx_licenses(element: dict[str, Any], extracted: dict[str, str]) -> list[s
     return []
 
 
+#: The SPDX versions read (JSON and tag-value).
+SPDX_VERSIONS = ("SPDX-2.2", "SPDX-2.3")
+
+#: Package fields that decide what is read (a wrong type is Malformed) and informational
+#: ones (a wrong type is left out, with a warning: nothing matching uses them).
+_DECISIVE_STRINGS = ("SPDXID", "name", "versionInfo", "primaryPackagePurpose", "sourceInfo")
+_INFORMATIONAL_STRINGS = ("licenseDeclared", "licenseConcluded", "summary", "description")
+
+
+def check_spdx_version(doc: dict[str, Any]) -> None:
+    """Malformed unless ``spdxVersion`` is one of :data:`SPDX_VERSIONS`."""
+    version = doc.get("spdxVersion")
+    supported = f"supported SPDX versions: {', '.join(SPDX_VERSIONS)}"
+    if not isinstance(version, str):
+        raise Malformed(f"{wrong_type('spdxVersion', version, 'a string')} ({supported})")
+    if version not in SPDX_VERSIONS:
+        raise Malformed(f"SPDX version {version!r} is not supported ({supported})")
+
+
+def _check_document(doc: dict[str, Any]) -> None:
+    """Malformed if a document-level member read here has the wrong JSON type."""
+    check_spdx_version(doc)
+    want_str(doc.get("SPDXID"), "SPDXID")
+    want_str(doc.get("name"), "name")
+    want_str(
+        want_dict(doc.get("creationInfo"), "creationInfo").get("created"), "creationInfo.created"
+    )
+    want_strs(doc.get("documentDescribes"), "documentDescribes")
+    for i, rel in enumerate(want_objects(doc.get("relationships"), "relationships")):
+        for key in ("spdxElementId", "relationshipType", "relatedSpdxElement"):
+            want_str(rel.get(key), f"relationships[{i}].{key}")
+    infos = want_objects(doc.get("hasExtractedLicensingInfos"), "hasExtractedLicensingInfos")
+    for i, info in enumerate(infos):
+        for key in ("licenseId", "name", "extractedText"):
+            want_str(info.get(key), f"hasExtractedLicensingInfos[{i}].{key}")
+
+
+def _checked_package(element: dict[str, Any], where: str, ignored: list[str]) -> dict[str, Any]:
+    """``element`` with informational fields of the wrong type left out (noted in
+    ``ignored``); Malformed if a field that decides the package has the wrong type."""
+    for key in _DECISIVE_STRINGS:
+        want_str(element.get(key), f"{where}.{key}")
+    for i, ref in enumerate(want_objects(element.get("externalRefs"), f"{where}.externalRefs")):
+        for key in ("referenceCategory", "referenceType", "referenceLocator"):
+            want_str(ref.get(key), f"{where}.externalRefs[{i}].{key}")
+    want_strs(element.get("attributionTexts"), f"{where}.attributionTexts")
+    for i, ann in enumerate(want_objects(element.get("annotations"), f"{where}.annotations")):
+        at = f"{where}.annotations[{i}].comment"
+        key, _, rest = want_str(ann.get("comment"), at).partition(" ")
+        if key.startswith("baseguard:"):
+            try:
+                json.loads(rest)
+            except ValueError:
+                raise Malformed(f"{at}: {key} is not valid JSON") from None
+    bad = [
+        key
+        for key in _INFORMATIONAL_STRINGS
+        if element.get(key) is not None and not isinstance(element[key], str)
+    ]
+    if not bad:
+        return element
+    ignored.extend(str(wrong_type(f"{where}.{key}", element[key], "a string")) for key in bad)
+    return {k: v for k, v in element.items() if k not in bad}
+
+
 def from_spdx(doc: dict[str, Any]) -> Analysis:
-    elements = [p for p in as_list(doc.get("packages")) if isinstance(p, dict)]
-    relationships = [r for r in as_list(doc.get("relationships")) if isinstance(r, dict)]
+    _check_document(doc)
+    ignored: list[str] = []
+    elements = [
+        _checked_package(p, f"packages[{i}]", ignored)
+        for i, p in enumerate(want_objects(doc.get("packages"), "packages"))
+    ]
+    relationships = as_list(doc.get("relationships"))
     doc_id = as_str(doc.get("SPDXID")) or "SPDXRef-DOCUMENT"
     described = {as_str(x) for x in as_list(doc.get("documentDescribes"))}
     for rel in relationships:
@@ -130,6 +207,7 @@ def from_spdx(doc: dict[str, Any]) -> Analysis:
         warnings.append(f"{skipped} package(s) without a package URL were not read")
     if duplicates:
         warnings.append(f"{duplicates} duplicate package(s) (same SPDXID) were not read")
+    warnings.extend(field_warnings(ignored))
 
     if ANN_IMAGE in ours:
         image = _image_from_dict(as_dict(ours[ANN_IMAGE]))
@@ -229,10 +307,23 @@ def _image_from_dict(data: dict[str, Any]) -> ImageIdentity:
 # -- SPDX tag-value ----------------------------------------------------------------------------
 
 
+#: C0 control characters other than tab, LF and CR, and DEL: never in a text document.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def _tag_value_pairs(text: str) -> list[tuple[str, str]]:
-    """``Tag: value`` pairs; ``<text>…</text>`` values may span lines."""
+    """``Tag: value`` pairs; ``<text>…</text>`` values may span lines. A control character
+    (NUL…) is Malformed: tag-value is text, and one could hide or cut a tag."""
+    bad = _CONTROL.search(text)
+    if bad:
+        number = text.count("\n", 0, bad.start()) + 1
+        raise Malformed(
+            f"line {number}: control character U+{ord(bad.group()):04X} in SPDX tag-value "
+            "(a text format)"
+        )
     pairs: list[tuple[str, str]] = []
-    lines = text.splitlines()
+    lines = _LINE_BREAK.split(text)
     i = 0
     while i < len(lines):
         line = lines[i]
