@@ -156,6 +156,19 @@ def test_push_to_no_server_exits_4(service: Service) -> None:
     assert "cannot reach" in run.stderr
 
 
+@pytest.mark.parametrize("digest", ["bogus", "sha256:" + "A" * 64, "sha256:abc", "md5:" + "0" * 32])
+def test_a_malformed_digest_is_refused_before_any_work(digest: str) -> None:
+    """``--digest`` went to the service as given: the image was analysed first and the upload
+    then refused by the service (or, with no service listening, exit 4). Now it is a usage
+    error naming the option; the port here has no server, so exit 2 shows nothing was sent."""
+    url = f"http://127.0.0.1:{free_port()}"
+    run = run_baseguard("push", IMAGE, "--server", url, "--token", "t", "--digest", digest)
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    assert "Invalid value for --digest" in run.stderr
+    assert f"invalid digest {digest!r}" in run.stderr
+
+
 def test_oversized_upload_to_the_real_server_is_413(service: Service) -> None:
     body = b" " * (32 * 1024 * 1024 + 1)
     response = httpx.post(

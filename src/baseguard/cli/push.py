@@ -90,6 +90,19 @@ def upload(
     return answer
 
 
+def _check_digest(param: typer.CallbackParam, value: str | None) -> str | None:
+    """``--digest`` as the service takes it (``sha256:<64 hex>``, or sha512), checked when the
+    command line is read: before the image is analysed or anything is sent."""
+    if value is None:
+        return None
+    from baseguard.image.model import validate_digest
+
+    try:
+        return validate_digest(value)
+    except BaseguardError as exc:
+        raise typer.BadParameter(f"{exc.message}: {exc.hint}", param_hint="--digest") from None
+
+
 def push_command(
     target: str = typer.Argument(
         ..., metavar="TARGET", help="An image (as for `analyze`) or an SBOM file."
@@ -106,7 +119,10 @@ def push_command(
         help="The image reference to store it under. Default: the image's own name.",
     ),
     digest: str | None = typer.Option(
-        None, "--digest", help="The image digest, for an SBOM that does not name one."
+        None,
+        "--digest",
+        help="The image digest (sha256:<64 hex>), for an SBOM that does not name one.",
+        callback=_check_digest,
     ),
     scan: bool = typer.Option(
         True, "--scan/--no-scan", help="Ask the service to match it against its database."
