@@ -240,7 +240,20 @@ def test_write_atomic_leaves_the_old_file_when_the_write_fails(
         (
             "version: 1\nentries:\n  - id: a\n    provider: internal\n"
             "    repository: r.example.com/a\n    tags: ['1']\n    eol: 2026-02-30\n",
-            "catalog.yaml:7: invalid value: day is out of range for month",
+            "catalog.yaml:7: entries[0].eol: 2026-02-30 is not a valid date: "
+            "day is out of range for month",
+        ),
+        (
+            "version: 1\nentries:\n  - id: a\n    provider: internal\n"
+            "    repository: r.example.com/a\n    tags: ['1']\n    lifecycle:\n"
+            "      history:\n        - {state: proposed, date: 2025-13-01, actor: x}\n",
+            "catalog.yaml:9: entries[0].lifecycle.history[0].date: 2025-13-01 is not a valid "
+            "date: month must be in 1..12",
+        ),
+        (
+            "version: 1\nexceptions:\n  - id: e\n    pattern: 'x:*'\n    justification: j\n"
+            "    approver: a\n    created: 2025-01-01\n    expires: 2025-02-29\n",
+            "catalog.yaml:8: exceptions[0].expires: 2025-02-29 is not a valid date",
         ),
         (
             "version: 1\nentries:\n  - id: a\n    provider: internal\n"

@@ -217,6 +217,9 @@ def parse_tree(text: str, source: str) -> Any:
     except YAMLError as exc:
         raise CatalogError(f"{source}: not valid YAML: {exc}") from None
     except ValueError as exc:  # an impossible date such as 2025-13-01
+        located = _bad_date(yaml, text, source)
+        if located is not None:
+            raise located from None
         raise CatalogError(f"{source}{_bad_date_line(text)}: invalid value: {exc}") from None
     except RecursionError:
         raise CatalogError(f"{source}: nested too deeply") from None
@@ -224,6 +227,55 @@ def parse_tree(text: str, source: str) -> Any:
         raise CatalogValidationError((), "the file is empty", source=source).located(source, None)
     _check_tree(tree, source)
     return tree
+
+
+_DATE_RE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
+
+
+def _bad_date(yaml: YAML, text: str, source: str) -> CatalogValidationError | None:
+    """The first plain date that is no real date (2025-13-01), with its path and line.
+
+    The text is composed into nodes, which builds no values, so the date that made loading
+    fail can be found and named like any other invalid value (``entries[0].eol``).
+    """
+    try:
+        root = yaml.compose(text)
+    except (YAMLError, ValueError, RecursionError):
+        return None
+    seen: set[int] = set()
+    stack: list[tuple[Any, tuple[PathPart, ...]]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node.value, list):
+            children: list[tuple[Any, tuple[PathPart, ...]]] = []
+            for i, item in enumerate(node.value):
+                if isinstance(item, tuple):  # a mapping's (key, value) pair
+                    key, value = item
+                    name = key.value if isinstance(key.value, str) else str(i)
+                    children.append((key, (*path, name)))
+                    children.append((value, (*path, name)))
+                else:
+                    children.append((item, (*path, i)))
+            stack.extend(reversed(children))
+            continue
+        if not str(node.tag).endswith(":timestamp") or not isinstance(node.value, str):
+            continue
+        m = _DATE_RE.match(node.value)
+        if m is None:
+            continue
+        try:
+            date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError as exc:
+            return CatalogValidationError(
+                path,
+                f"{node.value} is not a valid date: {exc}",
+                source=source,
+                line=node.start_mark.line + 1,
+            )
+    return None
 
 
 def _bad_date_line(text: str) -> str:
