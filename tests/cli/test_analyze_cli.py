@@ -84,6 +84,36 @@ def test_missing_image_is_exit_2_with_one_clear_message(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_bare_word_that_is_no_file_nor_reference_is_named_as_typed(tmp_path: Path) -> None:
+    result = run_baseguard("analyze", "Nope", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "error: Nope: no such file or directory, and not an image reference either:"
+    )
+
+
+def test_a_bare_word_that_cannot_be_fetched_names_the_input_and_the_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from baseguard.errors import RegistryError
+    from baseguard.image.registry import RegistryClient
+    from tests.cli_runner import invoke_baseguard
+
+    def unreachable(self: RegistryClient, *args: object, **kwargs: object) -> None:
+        raise RegistryError("cannot reach registry registry-1.docker.io", hint="check it")
+
+    monkeypatch.setattr(RegistryClient, "open_image", unreachable)
+    monkeypatch.chdir(tmp_path)
+    result = invoke_baseguard("analyze", "nope")
+    assert result.exit_code == 2
+    assert (
+        "nope: no such file or directory, and docker.io/library/nope:latest could not be "
+        "fetched: cannot reach registry registry-1.docker.io"
+    ) in " ".join(result.stderr.split())
+    said = invoke_baseguard("analyze", "registry.example.com/nope")
+    assert "no such file" not in said.stderr
+
+
 def test_traceback_only_with_verbose(tmp_path: Path) -> None:
     result = run_baseguard("-v", "analyze", f"oci:{tmp_path / 'nowhere'}")
     assert result.returncode == 2

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from baseguard.errors import ImageError, ImageNotFoundError, PlatformError, UsageError
+from baseguard.errors import (
+    BaseguardError,
+    ImageError,
+    ImageNotFoundError,
+    PlatformError,
+    UsageError,
+)
 from baseguard.image.archive import (
     DEFAULT_MAX_ARCHIVE_BYTES,
     TarMembers,
@@ -101,7 +107,32 @@ def open_image(ref: str, options: OpenOptions | None = None) -> Image:
             f"{ref}: no such file or directory",
             hint="check the path; registry references look like registry.example.com/ns/name:tag",
         )
-    return _open_registry(ref, ref, opts)
+    if not _is_bare_name(ref):
+        return _open_registry(ref, ref, opts)
+    try:
+        return _open_registry(ref, ref, opts)
+    except BaseguardError as exc:
+        # ``nope`` may be a mistyped path as well as a Docker Hub name: say both, as typed.
+        exc.message = f"{ref}: no such file or directory, and {_as_registry(ref)}: {exc.message}"
+        exc.args = (exc.message,)
+        raise
+
+
+def _is_bare_name(ref: str) -> bool:
+    """True for ``nope`` or ``team/app``: no registry host, no tag and no digest."""
+    if "@" in ref or ":" in ref:
+        return False
+    first, slash, _ = ref.partition("/")
+    return not (slash and ("." in first or first == "localhost"))
+
+
+def _as_registry(ref: str) -> str:
+    from baseguard.refs import parse_reference
+
+    try:
+        return f"{parse_reference(ref)} could not be fetched"
+    except BaseguardError:
+        return "not an image reference either"
 
 
 def _must_exist(path: Path, ref: str, *, directory: bool) -> None:
