@@ -440,3 +440,15 @@ def test_read_sbom_names_the_file_path(tmp_path: Path) -> None:
     with pytest.raises(SbomError) as info:
         read_sbom(path)
     assert info.value.message == f"{path}: components[0] is a number, not an object"
+
+
+def test_scan_shows_what_reading_the_sbom_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "bom.cdx.json"
+    path.write_text(json.dumps(cdx(components=[{**NPM, "description": 5}])))
+    result = run_baseguard("scan", str(path), "--db", str(make_db(tmp_path)), "-o", "json")
+    assert result.returncode == 0, result.stderr
+    said = "components[0].description is a number, not a string; ignored"
+    assert f"warning: {said}" in result.stderr
+    doc = json.loads(result.stdout)
+    assert said in doc["warnings"]
+    assert "GHSA-0000-0000-0001" in [f["id"] for f in doc["findings"]]

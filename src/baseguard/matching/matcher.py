@@ -110,6 +110,9 @@ def match(
         result.db_built = moment - result.db_age
     except Exception:  # an age the DB cannot tell is not worth failing a scan over
         result.db_age = None
+    # What reading the image or SBOM left out (ignored fields, unreadable entries) makes
+    # the scan less complete: the reader of the scan must see it too.
+    result.warnings.extend(analysis.warnings)
     if analysis.issues:
         result.warnings.append(
             f"{len(analysis.issues)} package file(s) could not be read; their packages were "
