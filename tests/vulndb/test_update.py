@@ -581,3 +581,51 @@ def test_alpine_yaml_is_read_when_there_is_no_json(tmp_path: Path) -> None:
     update_db(db_path=tmp_path / "v.sqlite", from_dir=tmp_path / "m")
     with VulnDB.open(tmp_path / "v.sqlite") as db:
         assert db.advisories_for("Alpine:v3.9", ["xen"])["xen"]
+
+
+def test_cli_update_from_one_source_says_one_source(tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "kev.json").write_text(json.dumps({"vulnerabilities": []}))
+    path = tmp_path / "db" / "vulndb.sqlite"
+    result = baseguard("db", "update", "--from", str(small), "--db", str(path))
+    assert result.returncode == 0, result.stderr
+    assert " from 1 source in " in result.stderr
+
+
+def test_cli_status_of_a_directory_says_it_is_a_directory(tmp_path: Path) -> None:
+    result = baseguard("db", "status", "--db", str(tmp_path))
+    assert result.returncode == 2
+    assert f"{tmp_path} is a directory, not a vulnerability database" in result.stderr
+    assert "no vulnerability database at" not in result.stderr
+
+
+def test_cli_mirror_index_of_a_missing_directory_says_it_does_not_exist(tmp_path: Path) -> None:
+    result = baseguard("db", "mirror-index", str(tmp_path / "nope"))
+    assert result.returncode == 2
+    assert f"{tmp_path / 'nope'} does not exist" in result.stderr
+    assert "holds no files" not in result.stderr
+    assert not (tmp_path / "nope").exists()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_export_and_import_write_files_like_update_does(
+    real_db: Path, tmp_path: Path, umask: int
+) -> None:
+    old = os.umask(umask)
+    try:
+        exported = tmp_path / "vulndb.tar.gz"
+        export_db(exported, db_path=real_db)
+        target = tmp_path / "db" / "vulndb.sqlite"
+        import_db(exported, db_path=target)
+        built = tmp_path / "built" / "vulndb.sqlite"
+        small = tmp_path / "small"
+        small.mkdir()
+        (small / "kev.json").write_text(json.dumps({"vulnerabilities": []}))
+        update_db(db_path=built, from_dir=small, now=BUILT)
+    finally:
+        os.umask(old)
+    want = 0o644 & ~umask
+    assert built.stat().st_mode & 0o777 == want
+    assert exported.stat().st_mode & 0o777 == want
+    assert target.stat().st_mode & 0o777 == want

@@ -158,8 +158,10 @@ def update_command(
                 f"; kept {', '.join(result.kept)} from the previous database" if result.kept else ""
             )
             err.print(
-                f"built {result.path}: {result.advisories} advisories from "
-                f"{len(result.sources)} sources in {result.seconds:.1f} s{kept}",
+                f"built {result.path}: {result.advisories} "
+                f"advisor{'y' if result.advisories == 1 else 'ies'} from "
+                f"{len(result.sources)} source{'' if len(result.sources) == 1 else 's'} "
+                f"in {result.seconds:.1f} s{kept}",
                 markup=False,
                 highlight=False,
             )

@@ -416,6 +416,10 @@ def mirror_remotes(
 
 def write_index(root: Path) -> Path:
     """Write ``index.txt`` (sha256sum format) for a mirror directory; return its path."""
+    if not root.exists():
+        raise VulnDbError(f"{root} does not exist", hint="give the mirror directory (docs/db.md)")
+    if not root.is_dir():
+        raise VulnDbError(f"{root} is not a directory", hint="give the mirror directory")
     lines = []
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = file.relative_to(root).as_posix()

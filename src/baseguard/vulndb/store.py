@@ -237,6 +237,11 @@ class VulnDB:
         corrupt, or of another schema version.
         """
         target = Path(path) if path is not None else default_db_path()
+        if target.is_dir():
+            raise VulnDbMissingError(
+                f"{target} is a directory, not a vulnerability database",
+                hint="give the database file's path (--db or $BASEGUARD_VULNDB), not a directory",
+            )
         if not target.is_file():
             raise VulnDbMissingError(f"no vulnerability database at {target}")
         try:

@@ -277,6 +277,14 @@ def _import_source(
 # -- export / import -------------------------------------------------------------------------
 
 
+def _as_new_file(path: Path) -> None:
+    """Give a ``mkstemp`` file (0600) the mode of any new file, 0644 less the umask, as the
+    database that ``db update`` builds has."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o644 & ~umask)
+
+
 def _atomic_target(path: Path) -> tuple[Path, IO[bytes]]:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
@@ -329,6 +337,7 @@ def export_db(
                 info.mtime = int(status.built_at.timestamp())
                 info.mode = 0o644
                 tar.addfile(info, fh)
+            _as_new_file(tmp)
             os.replace(tmp, out)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
@@ -388,6 +397,7 @@ def import_db(file: Path, *, db_path: Path | None = None) -> dict[str, Any]:
         ):
             raise refuse("the build time in the manifest does not match the database")
         try:
+            _as_new_file(tmp)
             os.replace(tmp, target)
         except OSError as exc:
             raise VulnDbError(
