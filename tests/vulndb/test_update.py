@@ -629,3 +629,31 @@ def test_export_and_import_write_files_like_update_does(
     assert built.stat().st_mode & 0o777 == want
     assert exported.stat().st_mode & 0o777 == want
     assert target.stat().st_mode & 0o777 == want
+
+
+def test_update_without_only_names_the_feeds_it_drops(real_db: Path, tmp_path: Path) -> None:
+    target = tmp_path / "vulndb.sqlite"
+    target.write_bytes(real_db.read_bytes())
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "kev.json").write_text(json.dumps({"vulnerabilities": []}))
+    result = update_db(db_path=target, from_dir=small, now=BUILT)
+    assert {"osv", "alpine", "debian"} <= set(result.dropped)
+    assert "kev" not in result.dropped
+    again = update_db(db_path=target, from_dir=small, now=BUILT)
+    assert again.dropped == []
+
+
+def test_cli_update_without_only_warns_about_dropped_feeds(real_db: Path, tmp_path: Path) -> None:
+    target = tmp_path / "vulndb.sqlite"
+    target.write_bytes(real_db.read_bytes())
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "kev.json").write_text(json.dumps({"vulnerabilities": []}))
+    result = baseguard("db", "update", "--from", str(small), "--db", str(target))
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert re.search(r"warning: [a-z, ]*alpine[a-z, ]*: in the previous database but not in", said)
+    assert "use --only FEED" in said
+    kept = baseguard("db", "update", "--from", str(small), "--db", str(target), "--only", "kev")
+    assert "warning" not in kept.stderr

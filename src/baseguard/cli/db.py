@@ -11,6 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -127,8 +128,10 @@ def update_command(
       baseguard db update --from /srv/vulndb-mirror
       baseguard db update --mirror https://mirror.internal/vulndb --only osv,kev
 
-    Malformed records are skipped and counted; a source that cannot be read fails the
-    update and leaves the current database untouched. Exit codes: 0 built, 2 failed.
+    Without --only the new database holds exactly the feeds found; feeds the previous one
+    had and the new one lacks are named in a warning. Malformed records are skipped and
+    counted; a source that cannot be read fails the update and leaves the current
+    database untouched. Exit codes: 0 built, 2 failed.
     """
     from baseguard.vulndb.update import update_db
 
@@ -153,6 +156,17 @@ def update_command(
             if source.problems and (source.skipped or STATE.verbose):
                 for problem in source.problems[: 5 if not STATE.verbose else None]:
                     err.print(f"  {problem}", markup=False, highlight=False)
+        if result.dropped:
+            where = from_dir or mirror or "the public feeds"
+            err.print(
+                f"[yellow]warning:[/] {escape(', '.join(result.dropped))}: in the previous "
+                f"database but not in {escape(str(where))}, so no longer in "
+                f"{escape(str(result.path))}; to update some feeds and keep the others, "
+                "use --only FEED",
+                markup=True,
+                highlight=False,
+                soft_wrap=True,
+            )
         if not STATE.quiet:
             kept = (
                 f"; kept {', '.join(result.kept)} from the previous database" if result.kept else ""

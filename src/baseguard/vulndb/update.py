@@ -83,6 +83,9 @@ class UpdateResult:
     kept: list[str]
     advisories: int
     seconds: float
+    #: Feeds the previous database had and this one lacks (an update without ``--only``
+    #: from a mirror that holds only some feeds replaces the whole database).
+    dropped: list[str] = field(default_factory=list)
 
     @property
     def skipped(self) -> int:
@@ -181,6 +184,7 @@ def update_db(
                 hint="see docs/db.md for the mirror layout (osv/<Ecosystem>/all.zip, "
                 "alpine/v3.20/main.json, debian/tracker.json, kev.json, epss.csv …)",
             )
+        dropped = sorted(_feeds_of(target) - {s.feed for s in found}) if chosen is None else []
         built_at = now or datetime.now(UTC)
         reports: list[SourceReport] = []
         kept: list[str] = []
@@ -207,7 +211,19 @@ def update_db(
         kept=kept,
         advisories=total,
         seconds=time.monotonic() - started,
+        dropped=dropped,
     )
+
+
+def _feeds_of(path: Path) -> set[str]:
+    """The feeds the database at ``path`` holds (none when there is no usable one)."""
+    if not path.is_file():
+        return set()
+    try:
+        with VulnDB.open(path) as db:
+            return {s.feed for s in db.status().sources}
+    except VulnDbError:
+        return set()
 
 
 def _fetched_at(
