@@ -22,6 +22,7 @@ class AnalyzeFormat(StrEnum):
     json = "json"
 
 
+@options.image_command
 def analyze_command(
     ref: str = options.REF,
     output: AnalyzeFormat | None = typer.Option(
@@ -31,12 +32,7 @@ def analyze_command(
         help="Output format. Default: table on a terminal, json otherwise.",
     ),
     file: Path | None = options.FILE,
-    platform: str | None = options.PLATFORM,
-    insecure: bool = options.INSECURE,
-    ca_file: Path | None = options.CA_FILE,
-    max_bytes: int | None = options.MAX_BYTES,
-    max_files: int | None = options.MAX_FILES,
-    strict: bool = options.STRICT,
+    image: options.ImageArgs = options.IMAGE,
 ) -> None:
     """Analyse an image: distro, shells, package managers, network tools, setuid files,
     user, entrypoint, layers, size and age.
@@ -62,15 +58,7 @@ def analyze_command(
     """
     with reported_errors():
         fmt = output or (AnalyzeFormat.table if sys.stdout.isatty() else AnalyzeFormat.json)
-        result = options.analyze_ref(
-            ref,
-            platform=platform,
-            insecure=insecure,
-            ca_file=ca_file,
-            max_bytes=max_bytes,
-            max_files=max_files,
-            strict=strict,
-        )
+        result = image.analyze(ref)
         if fmt is AnalyzeFormat.json:
             write_output(json.dumps(result.to_dict(), indent=2), file)
         else:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -106,6 +111,85 @@ def open_options(platform: str | None, insecure: bool, ca_file: Path | None) -> 
     )
 
 
+@dataclass(frozen=True)
+class ImageArgs:
+    """How to open and read an image: the options :func:`image_command` gives a command."""
+
+    platform: str | None = None
+    insecure: bool = False
+    ca_file: Path | None = None
+    max_bytes: int | None = None
+    max_files: int | None = None
+    strict: bool = False
+
+    def analyze(self, ref: str) -> Analysis:
+        """Open and analyse ``ref`` with these options, drawing progress bars."""
+        from baseguard.analysis.analyze import analyze
+        from baseguard.cli.progress import progress_reporter
+        from baseguard.image.layers import Limits
+
+        limits = Limits()
+        if self.max_bytes is not None:
+            limits.max_uncompressed_bytes = self.max_bytes
+        if self.max_files is not None:
+            limits.max_files = self.max_files
+        with progress_reporter(ref) as (pull_progress, layer_progress):
+            options = open_options(self.platform, self.insecure, self.ca_file)
+            options.progress = pull_progress
+            if self.max_bytes is not None:
+                options.max_archive_bytes = self.max_bytes
+            return analyze(ref, options, limits=limits, progress=layer_progress, strict=self.strict)
+
+
+#: The default of an :func:`image_command`'s ``image`` parameter (typer sees the options).
+IMAGE = ImageArgs()
+
+#: The command-line option of each :class:`ImageArgs` field.
+_IMAGE_OPTIONS: dict[str, Any] = {
+    "platform": PLATFORM,
+    "insecure": INSECURE,
+    "ca_file": CA_FILE,
+    "max_bytes": MAX_BYTES,
+    "max_files": MAX_FILES,
+    "strict": STRICT,
+}
+
+
+def image_command(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the image options (``--platform`` … ``--strict``) after its own.
+
+    ``command`` declares its own options and a keyword parameter ``image: ImageArgs``; the
+    command typer sees has, in place of ``image``, one option a field of
+    :class:`ImageArgs`, and calls ``command`` with them gathered into ``image``.
+    """
+    hints = typing.get_type_hints(command)
+    own = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in inspect.signature(command).parameters.values()
+        if p.name != "image"
+    ]
+    field_hints = typing.get_type_hints(ImageArgs)
+    added = [
+        inspect.Parameter(
+            f.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=_IMAGE_OPTIONS[f.name],
+            annotation=field_hints[f.name],
+        )
+        for f in fields(ImageArgs)
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        image = ImageArgs(**{f.name: kwargs.pop(f.name) for f in fields(ImageArgs)})
+        command(*args, image=image, **kwargs)
+
+    parameters = [*own, *added]
+    wrapper.__signature__ = inspect.Signature(parameters, return_annotation=None)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
+    return wrapper
+
+
 def analyze_ref(
     ref: str,
     *,
@@ -117,18 +201,5 @@ def analyze_ref(
     strict: bool,
 ) -> Analysis:
     """Open and analyse ``ref`` with the command-line options, drawing progress bars."""
-    from baseguard.analysis.analyze import analyze
-    from baseguard.cli.progress import progress_reporter
-    from baseguard.image.layers import Limits
-
-    limits = Limits()
-    if max_bytes is not None:
-        limits.max_uncompressed_bytes = max_bytes
-    if max_files is not None:
-        limits.max_files = max_files
-    with progress_reporter(ref) as (pull_progress, layer_progress):
-        options = open_options(platform, insecure, ca_file)
-        options.progress = pull_progress
-        if max_bytes is not None:
-            options.max_archive_bytes = max_bytes
-        return analyze(ref, options, limits=limits, progress=layer_progress, strict=strict)
+    args = ImageArgs(platform, insecure, ca_file, max_bytes, max_files, strict)
+    return args.analyze(ref)

@@ -13,16 +13,12 @@ from baseguard.cli.common import reported_errors, write_output
 FORMAT_HELP = "SBOM format: cyclonedx-json, spdx-json or json (baseguard's own analysis)."
 
 
+@options.image_command
 def sbom_command(
     ref: str = options.REF,
     output: str = typer.Option("cyclonedx-json", "--output", "-o", help=FORMAT_HELP),
     file: Path | None = options.FILE,
-    platform: str | None = options.PLATFORM,
-    insecure: bool = options.INSECURE,
-    ca_file: Path | None = options.CA_FILE,
-    max_bytes: int | None = options.MAX_BYTES,
-    max_files: int | None = options.MAX_FILES,
-    strict: bool = options.STRICT,
+    image: options.ImageArgs = options.IMAGE,
 ) -> None:
     """Write the software bill of materials of an image.
 
@@ -50,13 +46,5 @@ def sbom_command(
                 hint=f"choose one of: {', '.join(sorted(SBOM_FORMATS))}",
             )
         writer = SBOM_FORMATS[output]()
-        result = options.analyze_ref(
-            ref,
-            platform=platform,
-            insecure=insecure,
-            ca_file=ca_file,
-            max_bytes=max_bytes,
-            max_files=max_files,
-            strict=strict,
-        )
+        result = image.analyze(ref)
         write_output(writer.write(result, now=datetime.now(UTC)), file)

@@ -41,6 +41,7 @@ def looks_like_sbom(path: Path) -> bool:
     return text[:1] in (b"{", b"<") or text.startswith((b"SPDXVersion", b"##"))
 
 
+@options.image_command
 def scan_command(
     ref: str = typer.Argument(
         ..., metavar="TARGET", help="An image (as for `analyze`) or an SBOM file."
@@ -81,12 +82,7 @@ def scan_command(
         "Default: table on a terminal, json otherwise.",
     ),
     file: Path | None = options.FILE,
-    platform: str | None = options.PLATFORM,
-    insecure: bool = options.INSECURE,
-    ca_file: Path | None = options.CA_FILE,
-    max_bytes: int | None = options.MAX_BYTES,
-    max_files: int | None = options.MAX_FILES,
-    strict: bool = options.STRICT,
+    image: options.ImageArgs = options.IMAGE,
 ) -> None:
     """Find the vulnerabilities of an image or an SBOM, apply VEX, and gate on severity.
 
@@ -137,20 +133,12 @@ def scan_command(
                 vex_identity,
                 vex_issuer,
                 vex_trusted_root,
-                insecure=insecure,
-                ca_file=ca_file,
+                insecure=image.insecure,
+                ca_file=image.ca_file,
             )
         db = VulnDB.open(db_path)
         try:
-            analysis = _load_target(
-                ref,
-                platform=platform,
-                insecure=insecure,
-                ca_file=ca_file,
-                max_bytes=max_bytes,
-                max_files=max_files,
-                strict=strict,
-            )
+            analysis = _load_target(ref, image)
             result = match(analysis, db, vex=documents)
         finally:
             db.close()
@@ -196,27 +184,10 @@ def scan_command(
                 raise typer.Exit(EXIT_FINDINGS)
 
 
-def _load_target(
-    ref: str,
-    *,
-    platform: str | None,
-    insecure: bool,
-    ca_file: Path | None,
-    max_bytes: int | None,
-    max_files: int | None,
-    strict: bool,
-) -> Analysis:
+def _load_target(ref: str, image: options.ImageArgs) -> Analysis:
     path = Path(ref)
     if path.is_file() and looks_like_sbom(path):
         from baseguard.sbom.read import read_sbom
 
         return read_sbom(path)
-    return options.analyze_ref(
-        ref,
-        platform=platform,
-        insecure=insecure,
-        ca_file=ca_file,
-        max_bytes=max_bytes,
-        max_files=max_files,
-        strict=strict,
-    )
+    return image.analyze(ref)
