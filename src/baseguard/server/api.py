@@ -54,6 +54,9 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 Digest = Annotated[str, Path(pattern=DIGEST_PATTERN, description="sha256:<64 hex>")]
 DigestQuery = Annotated[str, Query(pattern=DIGEST_PATTERN, description="sha256:<64 hex>")]
 EntryId = Annotated[str, Path(pattern=ID_PATTERN)]
+#: Largest row id a query may name: the stores' INTEGER is 64-bit signed, and a larger number
+#: would fail in the database driver (OverflowError) instead of being a 422.
+MAX_ID = 2**63 - 1
 
 
 def store_of(request: Request) -> Store:
@@ -193,7 +196,7 @@ def post_exception(request: Request, body: ExceptionRequest, token: Approver) ->
 def get_analyses(
     request: Request,
     _t: Viewer,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     rows = store_of(request).list_analyses(after_id=after_id, limit=limit)
@@ -284,7 +287,7 @@ def get_scans(
     request: Request,
     _t: Viewer,
     digest: Annotated[str | None, Query(pattern=DIGEST_PATTERN)] = None,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     scans = store_of(request).list_scans(digest, after_id=after_id, limit=limit)
@@ -334,7 +337,7 @@ def post_scan(request: Request, digest: Digest, token: Uploader) -> dict[str, An
 
 @router.get("/assessments/{assessment_id}", summary="A stored estate assessment")
 def get_assessment(
-    request: Request, assessment_id: Annotated[int, Path(ge=1)], _t: Viewer
+    request: Request, assessment_id: Annotated[int, Path(ge=1, le=MAX_ID)], _t: Viewer
 ) -> dict[str, Any]:
     found = store_of(request).load_assessment(assessment_id)
     if found is None:
@@ -353,7 +356,7 @@ def get_audit(
     request: Request,
     _t: Viewer,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> dict[str, Any]:
     events = store_of(request).audit_events(limit=limit, before_id=before_id)
     return {
