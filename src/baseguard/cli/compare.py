@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,17 +10,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from baseguard.cli import options
-from baseguard.cli.common import report_console, reported_errors, stderr_console, write_output
-from baseguard.cli.recommend import IMAGES, OFFLINE, measurer_for
+from baseguard.cli.common import report_console, reported_errors
+from baseguard.cli.recommend import IMAGES, OFFLINE, ReportFormat, measurer_for, write_report
 
 if TYPE_CHECKING:
     from baseguard.catalog.compare import Comparison
-
-
-class CompareFormat(StrEnum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
 
 
 NOTE = (
@@ -44,7 +35,7 @@ def compare_command(
     no_attachments: bool = typer.Option(
         False, "--no-attachments", help="Do not ask the registry what is attached."
     ),
-    output: CompareFormat | None = typer.Option(
+    output: ReportFormat | None = typer.Option(
         None, "--output", "-o", help="table (default on a terminal), json or markdown."
     ),
     file: Path | None = options.FILE,
@@ -74,16 +65,9 @@ def compare_command(
         opts = options.open_options(platform, insecure, ca_file)
         with measurer_for(db, vex, images, offline, opts, scan=True) as measurer:
             result = compare(left, right, measurer, look_up_attachments=not no_attachments)
-        fmt = output or (CompareFormat.table if sys.stdout.isatty() else CompareFormat.json)
-        if fmt is CompareFormat.json:
-            write_output(json.dumps(result.to_dict(), indent=2), file)
-        elif fmt is CompareFormat.markdown:
-            write_output(to_markdown(result), file)
-        else:
-            render_table(result, file)
-        err = stderr_console()
-        for warning in result.warnings:
-            err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+        write_report(
+            result, output, file, markdown=to_markdown, table=render_table, warnings=result.warnings
+        )
 
 
 def render_table(result: Comparison, file: Path | None) -> None:

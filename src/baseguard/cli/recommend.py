@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import typer
 from rich.markup import escape
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from baseguard.image.source import OpenOptions
 
 
-class RecommendFormat(StrEnum):
+class ReportFormat(StrEnum):
+    """The output formats of ``recommend`` and ``compare``."""
+
     table = "table"
     json = "json"
     markdown = "markdown"
@@ -67,7 +69,7 @@ def recommend_command(
     alternatives: int = typer.Option(
         2, "--alternatives", min=0, max=10, help="Also measure this many runner-up entries."
     ),
-    output: RecommendFormat | None = typer.Option(
+    output: ReportFormat | None = typer.Option(
         None, "--output", "-o", help="table (default on a terminal), json or markdown."
     ),
     file: Path | None = options.FILE,
@@ -114,18 +116,10 @@ def recommend_command(
                 catalog_source=str(catalog_file),
                 prefer=prefer,
             )
-        fmt = output or (RecommendFormat.table if sys.stdout.isatty() else RecommendFormat.json)
-        if fmt is RecommendFormat.json:
-            write_output(json.dumps(report.to_dict(), indent=2), file)
-        elif fmt is RecommendFormat.markdown:
-            write_output(to_markdown(report), file)
-        else:
-            render_table(report, file)
-        err = stderr_console()
-        for issue in report.inventory_issues:
-            err.print(f"[yellow]warning:[/] {escape(issue)}", soft_wrap=True)
-        for warning in report.warnings:
-            err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+        warnings = [*report.inventory_issues, *report.warnings]
+        write_report(
+            report, output, file, markdown=to_markdown, table=render_table, warnings=warnings
+        )
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -164,6 +158,36 @@ def measurer_for(
     finally:
         if vulndb is not None:
             vulndb.close()
+
+
+class _Report(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=_Report)
+
+
+def write_report(
+    report: R,
+    output: ReportFormat | None,
+    file: Path | None,
+    *,
+    markdown: Callable[[R], str],
+    table: Callable[[R, Path | None], None],
+    warnings: Iterable[str],
+) -> None:
+    """Write ``report`` as ``output`` (default: table on a terminal, json otherwise) to
+    ``file`` or stdout, then its ``warnings`` on stderr."""
+    fmt = output or (ReportFormat.table if sys.stdout.isatty() else ReportFormat.json)
+    if fmt is ReportFormat.json:
+        write_output(json.dumps(report.to_dict(), indent=2), file)
+    elif fmt is ReportFormat.markdown:
+        write_output(markdown(report), file)
+    else:
+        table(report, file)
+    err = stderr_console()
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- rendering
