@@ -158,6 +158,56 @@ def test_a_malformed_object_names_the_field(settings: Settings, store: Store) ->
     assert answer.json()["path"] == "request.object.spec.initContainers"
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "path"),
+    [
+        ('"web"', '"w\\ud800"', "request.name"),
+        ('"registry.io/org/app:1.2"', '"registry.io/org/app:1.2\\udfff"', "image"),
+        ('"shop"', '"\\udc00shop"', "request.namespace"),
+        ('"spec"', '"sp\\uDB00ec"', "request.object.sp\\udb00ec"),
+    ],
+)
+def test_an_unpaired_surrogate_is_a_400_and_spares_the_audit_batch(
+    settings: Settings, store: Store, old: str, new: str, path: str
+) -> None:
+    good = pod_review("registry.io/org/app:1.2", uid="before")
+    text = json.dumps(pod_review("registry.io/org/app:1.2", uid="hostile"))
+    assert old in text
+    with serving(settings, store) as running:
+        response(running, good)
+        answer = running.client.post(
+            "/validate",
+            content=text.replace(old, new, 1).encode(),
+            headers={"content-type": "application/json"},
+        )
+        response(running, {**good, "request": {**good["request"], "uid": "after"}})
+        running.flush_audit()
+        status = running.client.get("/readyz").json()["audit"]
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json()
+    assert "unpaired UTF-16 surrogate" in problem["detail"]
+    assert path in problem["path"]
+    assert [d["uid"] for d in decisions(store)] == ["before", "after"]
+    assert status["dropped"] == 0 and status["errors"] == 0
+    assert store.verify_audit().ok
+
+
+def test_surrogates_encoded_raw_are_not_json_and_a_pair_is_text(
+    settings: Settings, store: Store
+) -> None:
+    text = json.dumps(pod_review("registry.io/org/legacy:1"))
+    raw = text.replace('"web"', '"w\udc80"').encode("utf-8", "surrogatepass")
+    pair = text.replace('"web"', '"w\\ud83d\\ude00"').encode()
+    with serving(settings, store) as running:
+        refused = running.client.post("/validate", content=raw)
+        judged = running.client.post("/validate", content=pair)
+    assert refused.status_code == 400
+    assert "not JSON" in refused.json()["detail"]
+    assert judged.status_code == 200, judged.text
+    assert "Pod shop/w\U0001f600" in judged.json()["response"]["status"]["message"]
+
+
 def test_an_oversized_body_is_413_before_it_is_read(settings: Settings, store: Store) -> None:
     settings = replace(settings, max_body_bytes=1000)
     with serving(settings, store) as running:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -73,6 +75,53 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise Problem(413, "Request too large", f"the body is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+#: A JSON escape of a UTF-16 surrogate (``\\ud800``): only these can put an unpaired one in a
+#: string, which is not text (UTF-8 cannot encode it) and would fail every later encode.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _printable(key: str) -> str:
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def lone_surrogate(doc: Any) -> str | None:
+    """The path (``request.object.metadata.name``) of the first string or key in ``doc``
+    holding an unpaired UTF-16 surrogate, ``(body)`` for ``doc`` itself, or None."""
+    stack: list[tuple[str, Any]] = [("", doc)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if _has_surrogate(value):
+                return path or "(body)"
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                where = f"{path}.{_printable(str(key))}" if path else _printable(str(key))
+                if isinstance(key, str) and _has_surrogate(key):
+                    return where
+                stack.append((where, item))
+        elif isinstance(value, list | tuple):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+    return None
+
+
+def parse_json(body: bytes) -> tuple[Any, str]:
+    """``body`` decoded (UTF-8, or the UTF-16/32 JSON allows) and parsed: (document, text).
+
+    Raises ValueError when it is not JSON, RecursionError when nested too deeply. Unlike
+    ``json.loads(bytes)`` the decoding is strict, so encoded surrogates are refused.
+    """
+    text = body.decode(json.detect_encoding(body))
+    return json.loads(text), text
 
 
 def _malformed(detail: str, **extra: Any) -> Problem:
@@ -139,11 +188,19 @@ async def validate(request: Request) -> Response:
     state = state_of(request)
     body = await read_body(request, state.settings.max_body_bytes)
     try:
-        doc = json.loads(body)
+        doc, text = parse_json(body)
     except RecursionError:
         raise _malformed("the body is nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         raise _malformed(f"the body is not JSON: {exc}") from None
+    # An unpaired surrogate would fail the answer (500) and the audit batch holding it
+    # (dropping the other decisions in it): refuse it before it is judged or recorded.
+    if _SURROGATE_ESCAPE.search(text) and (where := lone_surrogate(doc)) is not None:
+        raise _malformed(
+            f"{where}: holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff), "
+            "which is not text",
+            path=where,
+        )
     try:
         admission, decision, snapshot = await review(state, doc)
     except MalformedReviewError as exc:
