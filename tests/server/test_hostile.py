@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from baseguard.store import Store, open_store
 from baseguard.store.tokens import create_token
-from tests.server.test_api import auth, is_problem, make_client, populate
+from tests.server.test_api import auth, digest, is_problem, make_client, populate
+from tests.store.builders import make_analysis
 
 
 @pytest.fixture
@@ -51,3 +53,50 @@ def test_the_largest_64_bit_id_is_answered(client: TestClient, viewer: str) -> N
     assert response.status_code == 200, response.text
     assert response.json() == {"analyses": [], "next": None}
     is_problem(client.get("/api/assessments/9223372036854775807", headers=auth(viewer)), 404)
+
+
+@pytest.fixture
+def uploader(store: Store) -> str:
+    return create_token(store, "uploader-token", "uploader", actor="test")
+
+
+@pytest.mark.parametrize("encoded", ["escaped", "raw"])
+def test_an_upload_with_an_unpaired_surrogate_is_422_and_stores_nothing(
+    client: TestClient, store: Store, uploader: str, encoded: str
+) -> None:
+    analysis = make_analysis(digest(7), packages=2, reference="registry.example/app:1")
+    text = json.dumps(analysis.to_dict())
+    name = analysis.packages[0].name
+    assert json.dumps(name) in text
+    if encoded == "escaped":
+        data = text.replace(json.dumps(name), '"\\ud800evil"', 1).encode()
+    else:
+        data = text.replace(json.dumps(name), '"\ud800evil"', 1).encode("utf-8", "surrogatepass")
+    events = len(store.audit_events(limit=1000))
+    response = client.post(
+        "/api/analyses",
+        headers={**auth(uploader), "Content-Type": "application/json"},
+        content=data,
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert store.load_analysis(digest(7)) is None
+    assert len(store.audit_events(limit=1000)) == events
+    assert store.verify_audit().ok
+
+
+def test_an_upload_with_a_surrogate_pair_is_text(
+    client: TestClient, store: Store, uploader: str
+) -> None:
+    analysis = make_analysis(digest(7), packages=2, reference="registry.example/app:1")
+    text = json.dumps(analysis.to_dict())
+    data = text.replace(json.dumps(analysis.packages[0].name), '"\\ud83d\\ude00"', 1)
+    response = client.post(
+        "/api/analyses",
+        headers={**auth(uploader), "Content-Type": "application/json"},
+        content=data.encode(),
+    )
+    assert response.status_code == 201, response.text
+    stored = store.load_analysis(digest(7))
+    assert stored is not None
+    assert "\U0001f600" in {p.name for p in stored.packages}

@@ -22,6 +22,9 @@ from baseguard.server.problems import Problem
 from baseguard.store.store import Store
 
 DIGEST = re.compile(r"^sha(256:[0-9a-f]{64}|512:[0-9a-f]{128})$")
+#: What can put an unpaired UTF-16 surrogate in a parsed string: a JSON escape (``\\udc00``).
+#: (Surrogates encoded raw are not UTF-8: the SBOM reader refuses them.)
+SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 #: Kind of the audit event a scan run by the server records beside ``scan.result``.
 SCAN_RUN = "scan.run"
 
@@ -50,6 +53,12 @@ def parse_upload(data: bytes, *, reference: str | None, digest: str | None, limi
         if "larger than" in exc.message:
             raise Problem(413, "Request too large", exc.message) from None
         raise invalid(exc.message, hint=exc.hint) from None
+    if SURROGATE.search(data):
+        from baseguard.server.webhook import lone_surrogate
+
+        where = lone_surrogate(analysis.to_dict())
+        if where is not None:  # not text: it would fail the store's encoding (a 500)
+            raise invalid(f"{where}: holds an unpaired UTF-16 surrogate, which is not text")
     image = analysis.image
     if reference is not None:
         image = replace(image, reference=reference, name=reference)
