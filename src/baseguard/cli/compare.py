@@ -11,7 +11,14 @@ from rich.table import Table
 
 from baseguard.cli import options
 from baseguard.cli.common import report_console, reported_errors
-from baseguard.cli.recommend import IMAGES, OFFLINE, ReportFormat, measurer_for, write_report
+from baseguard.cli.recommend import (
+    IMAGES,
+    OFFLINE,
+    OUTPUT,
+    ReportFormat,
+    measurer_for,
+    write_report,
+)
 
 if TYPE_CHECKING:
     from baseguard.catalog.compare import Comparison
@@ -35,9 +42,7 @@ def compare_command(
     no_attachments: bool = typer.Option(
         False, "--no-attachments", help="Do not ask the registry what is attached."
     ),
-    output: ReportFormat | None = typer.Option(
-        None, "--output", "-o", help="table (default on a terminal), json or markdown."
-    ),
+    output: ReportFormat | None = OUTPUT,
     file: Path | None = options.FILE,
     platform: str | None = options.PLATFORM,
     insecure: bool = options.INSECURE,

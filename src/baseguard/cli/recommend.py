@@ -31,6 +31,9 @@ class ReportFormat(StrEnum):
     markdown = "markdown"
 
 
+OUTPUT = typer.Option(
+    None, "--output", "-o", help="table (default on a terminal), json or markdown."
+)
 CATALOG = typer.Option(..., "--catalog", help="The catalog (catalog.yaml) to recommend from.")
 IMAGES = typer.Option(
     None,
@@ -69,9 +72,7 @@ def recommend_command(
     alternatives: int = typer.Option(
         2, "--alternatives", min=0, max=10, help="Also measure this many runner-up entries."
     ),
-    output: ReportFormat | None = typer.Option(
-        None, "--output", "-o", help="table (default on a terminal), json or markdown."
-    ),
+    output: ReportFormat | None = OUTPUT,
     file: Path | None = options.FILE,
     platform: str | None = options.PLATFORM,
     insecure: bool = options.INSECURE,
