@@ -13,11 +13,11 @@ import getpass
 import importlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -25,6 +25,9 @@ from rich.table import Table
 
 from baseguard.cli import options
 from baseguard.cli.common import STATE, reported_errors, stderr_console, stdout_console
+
+if TYPE_CHECKING:
+    from baseguard.catalog.model import CatalogEntry, CatalogException
 
 app = typer.Typer(
     help=(
@@ -108,28 +111,29 @@ def _load_store() -> Any | None:
 
 
 def _mirror(
+    module: Any,
     *,
     db: str | None,
     actor: str,
-    kind: str,
-    subject: str,
-    data: dict[str, Any],
-    entry: dict[str, Any] | None,
-    exception: dict[str, Any] | None,
-    module: Any,
-    written: list[str],
+    event: tuple[str, str, dict[str, Any]],
+    entries: Iterable[dict[str, Any]] = (),
+    exceptions: Iterable[dict[str, Any]] = (),
+    written: list[str] | None = None,
 ) -> None:
-    """The store writes of one edit; ``written`` collects the ones that succeeded."""
+    """Open the store (``db``), write ``entries``, ``exceptions`` and then the audit ``event``
+    (kind, subject, data) into it, and close it; ``written`` collects the writes that
+    succeeded."""
+    done = [] if written is None else written
     store = module.open_store(db)
     try:
-        if entry is not None:
+        for entry in entries:
             store.upsert_catalog_entry(entry, actor)
-            written.append("entry")
-        if exception is not None:
+            done.append("entry")
+        for exception in exceptions:
             store.upsert_exception(exception, actor)
-            written.append("exception")
-        store.record_event(kind, subject, data, actor)
-        written.append("event")
+            done.append("exception")
+        store.record_event(*event, actor)
+        done.append("event")
     finally:
         store.close()
 
@@ -169,14 +173,12 @@ def save_and_mirror(
     written: list[str] = []
     try:
         _mirror(
+            module,
             db=db,
             actor=actor,
-            kind=kind,
-            subject=subject,
-            data=data,
-            entry=entry,
-            exception=exception,
-            module=module,
+            event=(kind, subject, data),
+            entries=[] if entry is None else [entry],
+            exceptions=[] if exception is None else [exception],
             written=written,
         )
     except BaseException as exc:
@@ -206,6 +208,59 @@ def save_and_mirror(
             + "or pass --no-store to edit the file only and run `baseguard catalog sync` later",
         ) from exc
     return True
+
+
+_Item = TypeVar("_Item", "CatalogEntry", "CatalogException")
+
+
+def _parsed(
+    from_dict: Callable[[dict[str, Any], tuple[str, ...]], _Item],
+    data: dict[str, Any],
+    command: str,
+    item_id: str,
+) -> _Item:
+    """``data`` read as an entry or exception, or an error naming ``catalog COMMAND ID``."""
+    from baseguard.catalog.model import CatalogError, CatalogValidationError
+
+    try:
+        return from_dict(data, (command,))
+    except CatalogValidationError as exc:
+        raise CatalogError(f"catalog {command} {item_id}: {exc.message}", hint=exc.hint) from None
+
+
+def _add(
+    item: CatalogEntry | CatalogException,
+    *,
+    catalog: Path,
+    db: str | None,
+    no_store: bool,
+    actor: str,
+    data: dict[str, Any],
+) -> None:
+    """Add a new entry or exception to the catalog file and mirror it, with an audit event
+    ``catalog.entry.add`` or ``catalog.exception.add`` whose data is the file and ``data``."""
+    from baseguard.catalog.model import CatalogEntry
+    from baseguard.catalog.spec import CatalogDocument, locked
+
+    with locked(catalog):
+        doc = CatalogDocument.load(catalog)
+        if isinstance(item, CatalogEntry):
+            doc.add_entry(item)
+            kind, entry, exception = "entry", item.to_dict(), None
+        else:
+            doc.add_exception(item)
+            kind, entry, exception = "exception", None, item.to_dict()
+        save_and_mirror(
+            doc,
+            db=db,
+            no_store=no_store,
+            actor=actor,
+            kind=f"catalog.{kind}.add",
+            subject=item.id,
+            data={"file": str(catalog), **data},
+            entry=entry,
+            exception=exception,
+        )
 
 
 def _entry_rows(entry: Any) -> list[tuple[str, str]]:
@@ -512,8 +567,7 @@ def add_command(
     Exit codes: 0 added, 2 invalid (the file is left unchanged).
     """
     from baseguard.catalog.lifecycle import proposed
-    from baseguard.catalog.model import CatalogEntry, CatalogError, CatalogValidationError
-    from baseguard.catalog.spec import CatalogDocument, locked
+    from baseguard.catalog.model import CatalogEntry
     from baseguard.errors import UsageError
 
     with reported_errors():
@@ -564,24 +618,17 @@ def add_command(
                 "sbom": require_sbom,
                 "vex": require_vex,
             }
-        try:
-            entry = CatalogEntry.from_dict(data, ("add",))
-        except CatalogValidationError as exc:
-            raise CatalogError(f"catalog add {entry_id}: {exc.message}", hint=exc.hint) from None
-        entry = proposed(entry, actor=who, on=today)
-        with locked(catalog):
-            doc = CatalogDocument.load(catalog)
-            doc.add_entry(entry)
-            save_and_mirror(
-                doc,
-                db=db,
-                no_store=no_store,
-                actor=who,
-                kind="catalog.entry.add",
-                subject=entry.id,
-                data={"file": str(catalog), "state": "proposed", "date": today.isoformat()},
-                entry=entry.to_dict(),
-            )
+        entry = proposed(
+            _parsed(CatalogEntry.from_dict, data, "add", entry_id), actor=who, on=today
+        )
+        _add(
+            entry,
+            catalog=catalog,
+            db=db,
+            no_store=no_store,
+            actor=who,
+            data={"state": "proposed", "date": today.isoformat()},
+        )
         _done(f"added {entry.id} ({entry.repository}) to {catalog} as proposed, by {who}")
 
 
@@ -743,8 +790,7 @@ def except_command(
 
     Exit codes: 0 added, 2 invalid (the file is left unchanged).
     """
-    from baseguard.catalog.model import CatalogError, CatalogException, CatalogValidationError
-    from baseguard.catalog.spec import CatalogDocument, locked
+    from baseguard.catalog.model import CatalogError, CatalogException
 
     with reported_errors():
         who, today = _actor(actor), _today(on)
@@ -762,25 +808,15 @@ def except_command(
             "created": today.isoformat(),
             "expires": until.isoformat(),
         }
-        try:
-            exc = CatalogException.from_dict(data, ("except",))
-        except CatalogValidationError as err:
-            raise CatalogError(
-                f"catalog except {exception_id}: {err.message}", hint=err.hint
-            ) from None
-        with locked(catalog):
-            doc = CatalogDocument.load(catalog)
-            doc.add_exception(exc)
-            save_and_mirror(
-                doc,
-                db=db,
-                no_store=no_store,
-                actor=who,
-                kind="catalog.exception.add",
-                subject=exc.id,
-                data={"file": str(catalog), "approver": approver, "expires": until.isoformat()},
-                exception=exc.to_dict(),
-            )
+        exc = _parsed(CatalogException.from_dict, data, "except", exception_id)
+        _add(
+            exc,
+            catalog=catalog,
+            db=db,
+            no_store=no_store,
+            actor=who,
+            data={"approver": approver, "expires": until.isoformat()},
+        )
         _done(f"added exception {exc.id} for {exc.pattern} until {exc.expires} to {catalog}")
 
 
@@ -817,21 +853,16 @@ def sync_command(
         module = _load_store()
         if module is None:
             raise CatalogError("this baseguard has no store to mirror into")
+        counts = {"entries": len(cat.entries), "exceptions": len(cat.exceptions)}
         try:
-            store = module.open_store(db)
-            try:
-                for entry in cat.entries:
-                    store.upsert_catalog_entry(entry.to_dict(), who)
-                for exc in cat.exceptions:
-                    store.upsert_exception(exc.to_dict(), who)
-                store.record_event(
-                    "catalog.sync",
-                    str(catalog),
-                    {"entries": len(cat.entries), "exceptions": len(cat.exceptions)},
-                    who,
-                )
-            finally:
-                store.close()
+            _mirror(
+                module,
+                db=db,
+                actor=who,
+                event=("catalog.sync", str(catalog), counts),
+                entries=[e.to_dict() for e in cat.entries],
+                exceptions=[x.to_dict() for x in cat.exceptions],
+            )
         except BaseguardError as exc:
             raise CatalogError(
                 f"mirroring {catalog} into the store failed: {exc.message}", hint=exc.hint
