@@ -91,6 +91,11 @@ def inventory_command(
                 parse_reference(raw)
             except InvalidReferenceError as exc:
                 raise UsageError(f"--base {raw!r}: {exc.message}", hint=exc.hint) from None
+        if base and not registry:
+            raise UsageError(
+                "--base needs --registry: it recognises registry images built on a base",
+                hint="add --registry HOST[/NAMESPACE], or leave out --base",
+            )
         if not paths and not cluster and not registry:
             raise UsageError(
                 "nothing to inventory", hint="give PATHs, --registry HOST and/or --cluster"
