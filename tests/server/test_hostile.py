@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -100,3 +102,49 @@ def test_an_upload_with_a_surrogate_pair_is_text(
     stored = store.load_analysis(digest(7))
     assert stored is not None
     assert "\U0001f600" in {p.name for p in stored.packages}
+
+
+def test_the_login_form_stops_reading_a_body_beyond_its_limit(store: Store) -> None:
+    """The login form is open to anyone: a body without Content-Length is read only up to the
+    limit (it was read whole, then refused), so it cannot fill the server's memory."""
+    app = make_client(store).app
+    sent = 0
+    answer: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        sent += 1
+        if sent > 10_000:
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": b"token=" + b"a" * 1024, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        answer.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/dashboard/login",
+        "raw_path": b"/dashboard/login",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    assert answer[0]["type"] == "http.response.start"
+    assert answer[0]["status"] == 413
+    assert sent <= 5
+    assert b"Too long." in b"".join(m.get("body", b"") for m in answer[1:])
+
+
+def test_the_login_form_refuses_a_declared_oversized_body(client: TestClient) -> None:
+    response = client.post("/dashboard/login", content=b"token=" + b"a" * 5000)
+    assert response.status_code == 413
+    assert "Too long." in response.text
+    assert "baseguard_token" not in response.headers.get("set-cookie", "")

@@ -38,6 +38,8 @@ SOON_DAYS = 30
 #: EOL within this many days is flagged on the catalog page.
 EOL_WARN_DAYS = 90
 TOP_IMAGES = 10
+#: Largest body of the login form (a token is about 50 characters).
+LOGIN_MAX_BYTES = 4096
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 templates = Environment(
@@ -439,9 +441,16 @@ def login_form(request: Request) -> HTMLResponse:
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
-    body = await request.body()
-    if len(body) > 4096:
-        return render(request, "login.html", None, title="Sign in", error="Too long.")
+    from baseguard.server.problems import Problem
+    from baseguard.server.webhook import read_body
+
+    try:  # bounded: this form is open to anyone, so it must not read a body of any size
+        body = await read_body(request, LOGIN_MAX_BYTES)
+    except Problem as exc:
+        error = "Too long." if exc.status == 413 else exc.detail
+        page = render(request, "login.html", None, title="Sign in", error=error)
+        page.status_code = exc.status
+        return page
     form = parse_qs(body.decode("utf-8", "replace"))
     secret = (form.get("token") or [""])[0].strip()
     from starlette.concurrency import run_in_threadpool
