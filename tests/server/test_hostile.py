@@ -148,3 +148,37 @@ def test_the_login_form_refuses_a_declared_oversized_body(client: TestClient) ->
     assert response.status_code == 413
     assert "Too long." in response.text
     assert "baseguard_token" not in response.headers.get("set-cookie", "")
+
+
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+def test_dashboard_forms_posted_from_another_site_are_refused(
+    client: TestClient, viewer: str, site: str
+) -> None:
+    login = client.post(
+        "/dashboard/login",
+        content=f"token={viewer}",
+        headers={"sec-fetch-site": site, "content-type": "application/x-www-form-urlencoded"},
+        follow_redirects=False,
+    )
+    is_problem(login, 403)
+    assert "baseguard_token" not in login.headers.get("set-cookie", "")
+    client.cookies.set("baseguard_token", viewer)
+    logout = client.post(
+        "/dashboard/logout", headers={"sec-fetch-site": site}, follow_redirects=False
+    )
+    is_problem(logout, 403)
+    assert "set-cookie" not in logout.headers
+
+
+@pytest.mark.parametrize("site", ["same-origin", "none", None])
+def test_dashboard_forms_from_its_own_pages_still_sign_in(
+    client: TestClient, viewer: str, site: str | None
+) -> None:
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    if site is not None:
+        headers["sec-fetch-site"] = site
+    login = client.post(
+        "/dashboard/login", content=f"token={viewer}", headers=headers, follow_redirects=False
+    )
+    assert login.status_code == 303
+    assert "baseguard_token=" in login.headers["set-cookie"]

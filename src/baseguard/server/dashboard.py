@@ -27,6 +27,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from baseguard.humanize import format_days
 from baseguard.server.api import DIGEST_PATTERN, compliance_module, store_of, today_of
 from baseguard.server.auth import COOKIE, LoginRequired, dashboard_viewer, lookup
+from baseguard.server.problems import Problem
 from baseguard.store.store import ScanInfo, Store
 from baseguard.store.tokens import TokenInfo
 
@@ -439,9 +440,17 @@ def login_form(request: Request) -> HTMLResponse:
     return render(request, "login.html", None, title="Sign in", error=None)
 
 
-@router.post("/login", response_class=HTMLResponse)
+def refuse_cross_site(request: Request) -> None:
+    """403 for a form posted from another site (login/logout CSRF), as the browser says in
+    ``Sec-Fetch-Site``: a page elsewhere must not sign a reader in with its own token, nor
+    out. Clients that send no such header (curl, older browsers) are not refused."""
+    site = request.headers.get("sec-fetch-site", "").strip().lower()
+    if site in ("cross-site", "same-site"):
+        raise Problem(403, "Forbidden", "the dashboard's forms are posted from its own pages")
+
+
+@router.post("/login", response_class=HTMLResponse, dependencies=[Depends(refuse_cross_site)])
 async def login(request: Request) -> Response:
-    from baseguard.server.problems import Problem
     from baseguard.server.webhook import read_body
 
     try:  # bounded: this form is open to anyone, so it must not read a body of any size
@@ -475,7 +484,7 @@ async def login(request: Request) -> Response:
     return response
 
 
-@router.post("/logout")
+@router.post("/logout", dependencies=[Depends(refuse_cross_site)])
 def logout() -> Response:
     response = RedirectResponse("/dashboard/login", status_code=303)
     response.delete_cookie(COOKIE, path="/dashboard")
