@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from baseguard.errors import DigestMismatchError
+from baseguard.errors import DigestMismatchError, UsageError
 from baseguard.image import layers
 from baseguard.image.blobstream import detect_compression
 from baseguard.image.fs import FileEntry, FileType, ImageFS
@@ -630,3 +630,20 @@ def test_whiting_out_a_thousand_directories_stays_linear() -> None:
     image, _ = make_image(lower.build(), upper.build(), compression="tar")
     fs = build_fs(image)
     assert len(fs) == 1000  # 500 opaque dirs, each with its one new file
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_files", 0),
+        ("max_uncompressed_bytes", -5),
+        ("max_capture_file", True),
+        ("max_capture_total", 1.5),
+    ],
+)
+def test_limits_must_be_positive_whole_numbers(field: str, value: object) -> None:
+    with pytest.raises(UsageError) as info:
+        Limits(**{field: value})  # type: ignore[arg-type]
+    assert info.value.message == f"Limits.{field} must be a positive whole number, not {value!r}"
+    assert info.value.hint
+    assert Limits(**{field: 1}).__dict__[field] == 1  # type: ignore[arg-type]

@@ -32,7 +32,13 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from baseguard.errors import DigestMismatchError, ImageError, LayerError, LimitExceededError
+from baseguard.errors import (
+    DigestMismatchError,
+    ImageError,
+    LayerError,
+    LimitExceededError,
+    UsageError,
+)
 from baseguard.image import blobstream
 from baseguard.image.blobstream import (
     GZIP,
@@ -115,6 +121,14 @@ class Limits:
     max_files: int = 2_000_000
     max_capture_file: int = 64 << 20
     max_capture_total: int = 512 << 20
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UsageError(
+                    f"Limits.{name} must be a positive whole number, not {value!r}",
+                    hint="leave it out for the default; a limit of 0 would refuse every image",
+                )
 
 
 def compile_capture(patterns: Iterable[str]) -> re.Pattern[str] | None:
