@@ -91,10 +91,19 @@ def inventory_command(
                 parse_reference(raw)
             except InvalidReferenceError as exc:
                 raise UsageError(f"--base {raw!r}: {exc.message}", hint=exc.hint) from None
-        if base and not registry:
+        registry_only = {
+            "--base": bool(base),
+            "--platform": platform is not None,
+            "--insecure": insecure,
+            "--ca-file": ca_file is not None,
+        }
+        given = [name for name, used in registry_only.items() if used]
+        if given and not registry:
             raise UsageError(
-                "--base needs --registry: it recognises registry images built on a base",
-                hint="add --registry HOST[/NAMESPACE], or leave out --base",
+                f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --registry: "
+                "they apply to registry images only (--base recognises images built on a "
+                "base; --platform, --insecure and --ca-file are how they are pulled)",
+                hint=f"add --registry HOST[/NAMESPACE], or leave out {', '.join(given)}",
             )
         if not paths and not cluster and not registry:
             raise UsageError(
