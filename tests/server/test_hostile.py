@@ -182,3 +182,14 @@ def test_dashboard_forms_from_its_own_pages_still_sign_in(
     )
     assert login.status_code == 303
     assert "baseguard_token=" in login.headers["set-cookie"]
+
+
+@pytest.mark.parametrize(
+    ("role", "article"), [("viewer", "a"), ("uploader", "an"), ("approver", "an")]
+)
+def test_a_403_names_the_token_s_role_with_its_article(
+    client: TestClient, store: Store, role: str, article: str
+) -> None:
+    token = create_token(store, f"{role}-x", role, actor="test")
+    body = is_problem(client.post("/api/tokens", headers=auth(token), json={}), 403)
+    assert body["detail"].endswith(f"token '{role}-x' is {article} {role}")

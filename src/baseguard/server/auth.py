@@ -94,6 +94,11 @@ async def unauthorized_response(request: Request, exc: Exception) -> Response:
     return response
 
 
+def _article(word: str) -> str:
+    """``an`` before a vowel (``an uploader``, ``an admin``), ``a`` otherwise."""
+    return "an" if word[:1].lower() in ("a", "e", "i", "o", "u") else "a"
+
+
 def require(role: str) -> Callable[[Request], TokenInfo]:
     """A dependency: the calling token, which must have at least ``role``."""
     if role not in ROLES:
@@ -110,7 +115,8 @@ def require(role: str) -> Callable[[Request], TokenInfo]:
             raise Problem(
                 403,
                 "Forbidden",
-                f"this needs the {role} role; token {token.name!r} is a {token.role}",
+                f"this needs the {role} role; token {token.name!r} is "
+                f"{_article(token.role)} {token.role}",
             )
         request.state.actor = token.name
         return token
