@@ -65,6 +65,16 @@ def test_deployment_containers_init_and_ephemeral(tmp_path: Path) -> None:
     ) in found
 
 
+def test_manifest_after_a_long_comment_header_is_recognised(tmp_path: Path) -> None:
+    header = "".join(f"# licence line {n:05d} of a long header\n" for n in range(300))
+    assert len(header) > 10_000  # well past the 4 KiB once read
+    (tmp_path / "deploy.yaml").write_text(header + DEPLOYMENT)
+    (tmp_path / "notes.yaml").write_text(header + "just: a config file\n")
+    inv = inventory_paths([tmp_path])
+    assert inv.files_scanned == 1
+    assert "registry.example.com/shop/api:2.0" in {u.reference for u in inv.uses}
+
+
 def test_multi_document_cronjob_and_list(tmp_path: Path) -> None:
     listed = "apiVersion: v1\nkind: List\nitems:\n" + "".join(
         "    " + line + "\n" if i else "  - " + line + "\n"

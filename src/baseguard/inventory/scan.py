@@ -26,7 +26,9 @@ SKIP_DIRS = frozenset(
         ".pytest_cache",
     }
 )
-HEAD_BYTES = 4096
+#: How much of a .yaml/.yml/.json file is read to tell whether it is a Kubernetes manifest
+#: (its apiVersion and kind), past a long comment header or annotations.
+HEAD_BYTES = 64 * 1024
 #: Only these files are opened to look at their content (Kubernetes manifests).
 CONTENT_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
 
@@ -51,7 +53,7 @@ def _walk(top: str) -> Iterator[str]:
 #: Said of a file named on the command line that no source reads.
 NOT_RECOGNISED = (
     "not a Dockerfile, compose file or Kubernetes manifest (by its name or its first "
-    f"{HEAD_BYTES} bytes); nothing was read from it"
+    f"{HEAD_BYTES // 1024} KiB); nothing was read from it"
 )
 
 
