@@ -193,3 +193,17 @@ def test_a_403_names_the_token_s_role_with_its_article(
     token = create_token(store, f"{role}-x", role, actor="test")
     body = is_problem(client.post("/api/tokens", headers=auth(token), json={}), 403)
     assert body["detail"].endswith(f"token '{role}-x' is {article} {role}")
+
+
+def test_a_body_that_is_not_json_is_a_400_titled_bad_request(
+    client: TestClient, store: Store
+) -> None:
+    admin = create_token(store, "admin-x", "admin", actor="test")
+    response = client.post(
+        "/api/tokens",
+        headers={**auth(admin), "Content-Type": "application/json"},
+        content=b'{"name": "\xff"}',  # not UTF-8: not a JSON decode error
+    )
+    body = is_problem(response, 400)
+    assert body["title"] == "Bad Request"
+    assert body["detail"] == "There was an error parsing the body"

@@ -8,6 +8,7 @@ traceback.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -40,6 +41,14 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
 
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase of ``status`` (``Bad Request``), ``HTTP error`` if none."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "HTTP error"
+
+
 async def _problem(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
     return problem_response(exc.status, exc.title, exc.detail, **exc.extra)
@@ -47,7 +56,7 @@ async def _problem(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _http(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "HTTP error")
+    title = reason_phrase(exc.status_code)
     detail = exc.detail if isinstance(exc.detail, str) else None
     response = problem_response(exc.status_code, title, detail)
     for key, value in (exc.headers or {}).items():
