@@ -15,7 +15,7 @@ from rich.markup import escape
 from baseguard.cli import options
 from baseguard.cli.common import (
     EXIT_FINDINGS,
-    STATE,
+    print_warnings,
     report_console,
     reported_errors,
     show_progress,
@@ -146,10 +146,7 @@ def assess_command(
             write_output(to_html(result), file)
         else:
             render_table(result, file)
-        if not STATE.quiet:
-            err = stderr_console()
-            for issue in result.inventory.issues:
-                err.print(f"[yellow]warning:[/] {escape(str(issue))}", soft_wrap=True)
+        print_warnings(result.inventory.issues)
         if fail_on is not None:
             floor = SEVERITIES.index(fail_on.value.upper())
             hit = any(

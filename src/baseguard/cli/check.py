@@ -15,6 +15,7 @@ from rich.table import Table
 from baseguard.cli import options
 from baseguard.cli.common import (
     STATE,
+    print_warnings,
     report_console,
     reported_errors,
     stderr_console,
@@ -151,10 +152,9 @@ def check_command(
             write_output(render_sarif(result), file)
         else:
             render_table(result, file)
+        print_warnings(result.issues)
         if not STATE.quiet:
             err = stderr_console()
-            for issue in result.issues:
-                err.print(f"[yellow]warning:[/] {escape(str(issue))}", soft_wrap=True)
             if output is not CheckFormat.table or file is not None:
                 err.print(escape(result.summary()), soft_wrap=True)
         if result.exit_code:

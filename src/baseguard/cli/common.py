@@ -7,7 +7,7 @@ import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +46,14 @@ def print_error(exc: BaseguardError) -> None:
     err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
     if exc.hint:
         err.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
+
+
+def print_warnings(warnings: Iterable[object]) -> None:
+    """``warning: …`` on stderr for each item. Printed even with ``-q``: a warning says the
+    result is less complete than it looks (``-q`` drops progress bars and notes only)."""
+    err = stderr_console()
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/] {escape(str(warning))}", soft_wrap=True)
 
 
 @contextmanager

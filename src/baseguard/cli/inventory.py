@@ -10,15 +10,13 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from baseguard.cli import options
 from baseguard.cli.common import (
-    STATE,
+    print_warnings,
     report_console,
     reported_errors,
-    stderr_console,
     write_output,
 )
 from baseguard.inventory.model import Inventory
@@ -132,10 +130,7 @@ def inventory_command(
             write_output(to_csv(result), file)
         else:
             render_table(result, file)
-        if result.issues and not STATE.quiet:
-            err = stderr_console()
-            for issue in result.issues:
-                err.print(f"[yellow]warning:[/] {escape(str(issue))}", soft_wrap=True)
+        print_warnings(result.issues)
 
 
 def _inventory_registries(

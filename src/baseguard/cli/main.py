@@ -51,7 +51,12 @@ def main(
     verbose: int = typer.Option(
         0, "--verbose", "-v", count=True, help="More detail; -v shows tracebacks on errors."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or notes."),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="No progress bars or notes (warnings and errors are still printed).",
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),

@@ -15,7 +15,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from baseguard.cli import options
-from baseguard.cli.common import report_console, reported_errors, stderr_console, write_output
+from baseguard.cli.common import (
+    print_warnings,
+    report_console,
+    reported_errors,
+    write_output,
+)
 
 if TYPE_CHECKING:
     from baseguard.catalog.compare import Measurement, Measurer
@@ -186,9 +191,7 @@ def write_report(
         write_output(markdown(report), file)
     else:
         table(report, file)
-    err = stderr_console()
-    for warning in warnings:
-        err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+    print_warnings(warnings)
 
 
 # --------------------------------------------------------------------------- rendering

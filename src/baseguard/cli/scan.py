@@ -12,7 +12,13 @@ import typer
 
 from baseguard.cli import options
 from baseguard.cli import verify as verify_cli
-from baseguard.cli.common import EXIT_FINDINGS, reported_errors, stderr_console, write_output
+from baseguard.cli.common import (
+    EXIT_FINDINGS,
+    print_warnings,
+    reported_errors,
+    stderr_console,
+    write_output,
+)
 
 if TYPE_CHECKING:
     from baseguard.analysis.analyze import Analysis
@@ -143,8 +149,6 @@ def scan_command(
         finally:
             db.close()
 
-        from rich.markup import escape
-
         err = stderr_console()
         if result.db_age is not None and result.db_age.days >= STALE_DAYS:
             from baseguard.humanize import format_age
@@ -156,13 +160,7 @@ def scan_command(
                 highlight=False,
                 soft_wrap=True,
             )
-        for warning in result.warnings:
-            err.print(
-                f"[yellow]warning:[/] {escape(warning)}",
-                markup=True,
-                highlight=False,
-                soft_wrap=True,
-            )
+        print_warnings(result.warnings)
 
         shown = result.only_fixed() if only_fixed else result
         to_terminal = file is None and sys.stdout.isatty()

@@ -194,10 +194,9 @@ def image_vex_documents(
     With a key or identity only verified attestations are returned; without, every OpenVEX
     attestation about the image digest is, and stderr says that none was verified.
     """
-    from rich.markup import escape
 
     from baseguard.attest.verify import fetch_image_vex
-    from baseguard.cli.common import stderr_console
+    from baseguard.cli.common import print_warnings
     from baseguard.errors import UsageError
     from baseguard.image.source import split_transport
 
@@ -209,7 +208,5 @@ def image_vex_documents(
         )
     trust = build_trust(key, identity, issuer, trusted_root)
     found = fetch_image_vex(rest, trust=trust, insecure=insecure, ca_file=ca_file)
-    err = stderr_console()
-    for warning in found.warnings:
-        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    print_warnings(found.warnings)
     return found.documents
