@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from pathlib import Path
 from typing import Any, cast
+
+import pytest
 
 from baseguard.server.audit import KIND, AuditWriter
 from baseguard.store import Store, open_store
@@ -27,6 +30,21 @@ class FlakyStore:
             self.failures -= 1
             raise StoreError("database is locked")
         self.events.append((kind, subject, data, actor))
+
+
+class RefusingStore(FlakyStore):
+    """Refuses, every time, any write holding a decision whose uid is in ``refused``."""
+
+    def __init__(self, *refused: str) -> None:
+        super().__init__()
+        self.refused = set(refused)
+        self.calls = 0
+
+    def record_event(self, kind: str, subject: str, data: dict[str, Any], actor: str) -> None:
+        self.calls += 1
+        if any(d["uid"] in self.refused for d in data["decisions"]):
+            raise StoreError("value too long for the audit log")
+        super().record_event(kind, subject, data, actor)
 
 
 def writer(store: Any, **kw: Any) -> AuditWriter:
@@ -98,3 +116,62 @@ def test_close_writes_what_is_queued_into_a_real_store(tmp_path: Path) -> None:
         assert sum(len(json.loads(r.data)["decisions"]) for r in rows) == 25
         assert all(r.actor == "baseguard-webhook" for r in rows)
         assert store.verify_audit().ok
+
+
+def one_batch(store: FlakyStore, uids: list[str]) -> AuditWriter:
+    """Write ``uids`` as one batch (queued before the writer starts), then close."""
+    audit = AuditWriter(cast(Store, store), retry_wait=0)
+    for uid in uids:
+        audit.submit(f"Pod a/{uid}", {"uid": uid, "allowed": True})
+    audit.start()
+    audit.close()
+    return audit
+
+
+@pytest.mark.parametrize("bad", [["u0"], ["u7"], ["u13"], ["u3", "u4"], ["u1", "u12"]])
+def test_a_refused_decision_is_dropped_alone_and_the_rest_land_in_order(
+    bad: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    store = RefusingStore(*bad)
+    uids = [f"u{i}" for i in range(14)]
+    with caplog.at_level(logging.ERROR, logger="baseguard.server"):
+        audit = one_batch(store, uids)
+    written = [d["uid"] for _, _, data, _ in store.events for d in data["decisions"]]
+    assert written == [u for u in uids if u not in bad]
+    status = audit.status()
+    assert status["dropped"] == len(bad)
+    assert status["decisionsWritten"] == len(uids) - len(bad)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for uid in bad:
+        assert f"uid {uid}" in logged
+
+
+def test_a_store_that_refuses_everything_is_not_asked_once_per_decision() -> None:
+    store = RefusingStore(*(f"u{i}" for i in range(200)))
+    audit = one_batch(store, [f"u{i}" for i in range(200)])
+    assert store.events == []
+    assert audit.status()["dropped"] == 200
+    assert store.calls == 3 + 2 * (200).bit_length() + 1  # the batch, then refused parts
+
+
+def test_a_decision_the_real_store_cannot_encode_spares_the_others(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with open_store(str(tmp_path / "s.sqlite")) as store:
+        audit = AuditWriter(store, retry_wait=0)  # not started: all go out as one batch
+        for i in range(5):
+            audit.submit(f"Pod a/p{i}", {"uid": f"u{i}", "allowed": True})
+        audit.submit("Pod a/evil", {"uid": "evil", "message": "secret-\ud800-content"})
+        for i in range(5, 9):
+            audit.submit(f"Pod a/p{i}", {"uid": f"u{i}", "allowed": True})
+        with caplog.at_level(logging.ERROR, logger="baseguard.server"):
+            audit.start()
+            audit.close()
+        uids = [d["uid"] for r in store.iter_audit() for d in json.loads(r.data)["decisions"]]
+        assert uids == [f"u{i}" for i in range(9)]
+        assert store.verify_audit().ok
+        assert audit.status()["dropped"] == 1
+        logged = "\n".join(r.getMessage() for r in caplog.records)
+        assert "uid evil" in logged
+        assert "secret-" not in logged
+        assert "secret-" not in (audit.status()["lastError"] or "")

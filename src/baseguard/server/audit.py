@@ -7,7 +7,9 @@ write as one audit event of kind ``admission.decision`` (``data.decisions`` list
 first), and starts writes at most every ``min_interval`` seconds (50 ms): at a few requests a
 second that is one event per decision, written at once; under load, one event per 50 ms.
 The queue is bounded: when the store cannot keep up or is down, decisions past the bound are
-counted as dropped and logged, never allowed to stall admission. Closing the writer (server
+counted as dropped and logged, never allowed to stall admission. A batch the store keeps
+refusing is written in parts, so that one decision it refuses (whatever the reason) costs
+only itself, not the decisions batched with it. Closing the writer (server
 shutdown) writes what is queued. A process killed outright loses what was queued and not yet
 written (at most one write's worth under normal load).
 """
@@ -31,8 +33,11 @@ log = logging.getLogger("baseguard.server")
 KIND = "admission.decision"
 #: Decisions per audit event at most.
 MAX_BATCH = 256
-#: Write attempts per batch before it is given up (and counted as dropped).
+#: Write attempts per batch before it is written in parts (see ``AuditWriter._isolate``).
 ATTEMPTS = 3
+#: Longest error text kept (``lastError``, logs) and longest uid logged.
+MAX_REASON = 500
+MAX_UID = 100
 
 
 @dataclass(frozen=True)
@@ -148,24 +153,92 @@ class AuditWriter:
                     waiter.set()
 
     def _write(self, batch: list[AuditItem]) -> None:
+        """Write ``batch`` as one event, retried; if the store keeps refusing it, in parts."""
+        error = ""
+        for attempt in range(1, ATTEMPTS + 1):
+            failed = self._append(batch)
+            if failed is None:
+                return
+            error = failed
+            log.error("audit write failed (attempt %d of %d): %s", attempt, ATTEMPTS, error)
+            if attempt < ATTEMPTS:
+                self._closing.wait(self.retry_wait)  # no wait once shutting down
+        if len(batch) == 1:
+            self._drop(batch[0], error)
+        else:
+            self._isolate(batch)
+
+    def _isolate(self, batch: list[AuditItem]) -> None:
+        """Write ``batch`` in parts, halving each part the store refuses, so that only the
+        decisions it refuses on their own are dropped and the others land, in order.
+
+        One bad decision costs about log2(len(batch)) refused writes. A store refusing
+        everything (down, locked) is not asked once per decision: once more than
+        ``2 * len(batch).bit_length()`` parts are refused (two bad decisions' worth), what is
+        left is dropped.
+        """
+        log.error(
+            "audit: the store refuses a batch of %d decisions; writing it in parts", len(batch)
+        )
+        budget = 2 * len(batch).bit_length()
+        half = len(batch) // 2
+        parts = [batch[half:], batch[:half]]  # a stack: the oldest part on top
+        while parts:
+            part = parts.pop()
+            error = self._append(part)
+            if error is None:
+                continue
+            budget -= 1
+            if len(part) == 1:
+                self._drop(part[0], error)
+            else:
+                half = len(part) // 2
+                parts += [part[half:], part[:half]]
+            if budget < 0 and parts:
+                left = sum(len(p) for p in parts)
+                with self._lock:
+                    self.dropped += left
+                log.error(
+                    "audit: the store refused %d parts of a batch of %d decisions; "
+                    "the %d not yet written are dropped",
+                    2 * len(batch).bit_length() + 1,
+                    len(batch),
+                    left,
+                )
+                return
+
+    def _append(self, batch: list[AuditItem]) -> str | None:
+        """Append ``batch`` as one audit event: None once written, else why not (counted)."""
         subject = batch[0].subject if len(batch) == 1 else f"{len(batch)} admission decisions"
         data = {"decisions": [{"subject": i.subject, **i.data} for i in batch]}
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                self.store.record_event(KIND, subject[:255], data, self.actor)
-            except Exception as exc:  # the thread must outlive any store failure
-                message = exc.message if isinstance(exc, BaseguardError) else repr(exc)
-                with self._lock:
-                    self.errors += 1
-                    self.last_error = message
-                log.error("audit write failed (attempt %d of %d): %s", attempt, ATTEMPTS, message)
-                if attempt < ATTEMPTS:
-                    self._closing.wait(self.retry_wait)  # no wait once shutting down
-                    continue
-                with self._lock:
-                    self.dropped += len(batch)
-                return
+        try:
+            self.store.record_event(KIND, subject[:255], data, self.actor)
+        except Exception as exc:  # the thread must outlive any store failure
             with self._lock:
-                self.written += len(batch)
-                self.events += 1
-            return
+                self.errors += 1
+                self.last_error = _reason(exc)
+                return self.last_error
+        with self._lock:
+            self.written += len(batch)
+            self.events += 1
+        return None
+
+    def _drop(self, item: AuditItem, error: str) -> None:
+        """Give up ``item``: counted and logged by its uid (not its content, which the store
+        just refused and which may be anything a client sent)."""
+        with self._lock:
+            self.dropped += 1
+        log.error("audit: admission decision uid %s dropped: %s", _uid(item), error)
+
+
+def _reason(exc: BaseException) -> str:
+    """``exc`` in a line, without the data it may carry: ``repr`` of a UnicodeEncodeError
+    holds the whole text that failed (the record), its ``str`` only the position."""
+    text = exc.message if isinstance(exc, BaseguardError) else f"{type(exc).__name__}: {exc}"
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+
+
+def _uid(item: AuditItem) -> str:
+    uid = str(item.data.get("uid", "?"))[:MAX_UID]
+    return uid.encode("ascii", "backslashreplace").decode("ascii")
