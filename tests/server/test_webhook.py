@@ -4,6 +4,7 @@ catalog reload, failure modes, audit rows, TLS."""
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import json
 import os
 from dataclasses import replace
@@ -206,6 +207,47 @@ def test_surrogates_encoded_raw_are_not_json_and_a_pair_is_text(
     assert "not JSON" in refused.json()["detail"]
     assert judged.status_code == 200, judged.text
     assert "Pod shop/w\U0001f600" in judged.json()["response"]["status"]["message"]
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "registry.io/org/app:" + "x" * 1_000_000,
+        "registry.io/org/" + "a/" * 300_000 + "app:1@sha256:" + "a" * 64,
+        "registry.io/org/app:1 " + "y " * 200_000,
+    ],
+)
+def test_a_huge_image_string_is_shortened_in_the_denial_and_the_audit(
+    settings: Settings, store: Store, image: str
+) -> None:
+    with serving(settings, store) as running:
+        answer = response(running, pod_review(image, uid="huge"))
+        running.flush_audit()
+    assert answer["allowed"] is False
+    message = answer["status"]["message"]
+    assert len(message) < 1500
+    assert f"image {image[:200]}… ({len(image)} characters)" in message
+    (decision,) = decisions(store)
+    assert decision["uid"] == "huge"
+    assert decision["message"] == message
+    (judged,) = decision["images"]
+    assert judged["image"] == f"{image[:200]}… ({len(image)} characters)"
+    assert judged["imageChars"] == len(image)
+    assert judged["imageSha256"] == hashlib.sha256(image.encode()).hexdigest()
+    assert len(judged["reference"]) < 300
+    assert len(json.dumps(decision)) < 5000
+    assert store.verify_audit().ok
+
+
+def test_an_image_of_256_characters_is_shown_whole(settings: Settings, store: Store) -> None:
+    image = "registry.io/org/" + "a" * 236 + ":1.2"
+    assert len(image) == 256
+    with serving(settings, store) as running:
+        answer = response(running, pod_review(image))
+        running.flush_audit()
+    assert f"image {image}: " in answer["status"]["message"]
+    (judged,) = decisions(store)[0]["images"]
+    assert judged["image"] == image and "imageChars" not in judged
 
 
 def test_an_oversized_body_is_413_before_it_is_read(settings: Settings, store: Store) -> None:

@@ -12,10 +12,12 @@ stale one, while its file is broken: the reason is in the body) and 503 before.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from baseguard.gate.admission import (
     AdmissionRequest,
     Decision,
+    ImageDecision,
     MalformedReviewError,
     decide,
     parse_review,
@@ -124,6 +127,72 @@ def parse_json(body: bytes) -> tuple[Any, str]:
     return json.loads(text), text
 
 
+#: An image string longer than this (no valid reference is) is shown as its first
+#: :data:`SHOWN_IMAGE_CHARS` characters and its length, in the answer and the audit record.
+MAX_IMAGE_CHARS = 256
+SHOWN_IMAGE_CHARS = 200
+
+
+def shorten(text: str) -> str:
+    """``text``, or its first 200 characters, ``…`` and its length when it is too long."""
+    if len(text) <= MAX_IMAGE_CHARS:
+        return text
+    return f"{text[:SHOWN_IMAGE_CHARS]}… ({len(text)} characters)"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_IMAGE_CHARS else text[:SHOWN_IMAGE_CHARS] + "…"
+
+
+def _too_long(image: ImageDecision) -> bool:
+    return len(image.container.image) > MAX_IMAGE_CHARS or len(image.reference) > MAX_IMAGE_CHARS
+
+
+def _shortened(image: ImageDecision) -> ImageDecision:
+    """``image`` with its image string, reference and reason (which quotes the image)
+    shortened."""
+    return replace(
+        image,
+        container=replace(image.container, image=shorten(image.container.image)),
+        reference=shorten(image.reference),
+        judgement=replace(image.judgement, reason=_cut(image.judgement.reason)),
+        detail=_cut(image.detail),
+    )
+
+
+def bounded(decision: Decision) -> Decision:
+    """``decision`` with the image strings too long to be references shortened, in its
+    message and its images: a client's 1 MB image string is not sent back, logged or
+    recorded whole (the audit record keeps its length and SHA-256, see :func:`audit_data`)."""
+    if not any(_too_long(d) for d in decision.images):
+        return decision
+    message = decision.message
+    images = []
+    for image in decision.images:
+        if not _too_long(image):
+            images.append(image)
+            continue
+        short = _shortened(image)
+        if not image.allowed:
+            message = message.replace(image.text(), short.text(), 1)
+        images.append(short)
+    return replace(decision, message=message, images=tuple(images))
+
+
+def audit_data(decision: Decision, judged: Decision, admission: AdmissionRequest) -> dict[str, Any]:
+    """The audit record of ``decision`` (:func:`bounded` from ``judged``): each shortened
+    image also carries its length (``imageChars``) and ``imageSha256``, to tell it apart."""
+    data = decision.audit_data(admission)
+    for record, image in zip(data["images"], judged.images, strict=True):
+        full = image.container.image
+        if len(full) > MAX_IMAGE_CHARS:
+            record["imageChars"] = len(full)
+            record["imageSha256"] = hashlib.sha256(
+                full.encode("utf-8", "surrogatepass")
+            ).hexdigest()
+    return data
+
+
 def _malformed(detail: str, **extra: Any) -> Problem:
     return Problem(400, "Malformed AdmissionReview", detail, **extra)
 
@@ -202,11 +271,12 @@ async def validate(request: Request) -> Response:
             path=where,
         )
     try:
-        admission, decision, snapshot = await review(state, doc)
+        admission, judged, snapshot = await review(state, doc)
     except MalformedReviewError as exc:
         raise _malformed(exc.message, path=exc.path) from None
+    decision = bounded(judged)
     if state.audit is not None:
-        data = decision.audit_data(admission)
+        data = audit_data(decision, judged, admission)
         data["catalogSha256"] = snapshot.sha256 if snapshot is not None else None
         if snapshot is not None and state.catalog.stale:
             data["catalogStale"] = state.catalog.error
