@@ -449,6 +449,17 @@ def test_the_memo_is_keyed_by_day_role_and_digest_rule_and_bounded() -> None:
     assert len(judge_._memo) <= 2
 
 
+def test_image_strings_too_long_to_be_references_are_never_memoised() -> None:
+    judge_ = ImageJudge(CATALOG)
+    huge = "registry.io/org/app:" + "x" * 100_000
+    for _ in range(2):
+        decision = decide(parse_review(pod_review(huge)), judge_, today=TODAY)
+        assert decision.allowed is False
+    assert judge_._memo == {} and judge_.misses == 0 and judge_.hits == 0
+    decide(parse_review(pod_review("registry.io/org/legacy:1")), judge_, today=TODAY)
+    assert len(judge_._memo) == 1  # ordinary images still are
+
+
 def test_a_new_catalogs_memo_is_warmed_with_the_images_already_seen() -> None:
     old = ImageJudge(CATALOG)
     decide(parse_review(pod_review("registry.io/org/legacy:1", "nginx:1")), old, today=TODAY)

@@ -423,13 +423,20 @@ def judge_image(
     return ImageDecision(container, reference, judgement, replacement, judgement.verdict.value)
 
 
+#: Image strings longer than this are judged every time, never memoised: no valid reference
+#: is this long, and a client posting many distinct multi-megabyte strings must not be able
+#: to fill the memo with them.
+MEMO_MAX_IMAGE_CHARS = 1024
+
+
 class ImageJudge:
     """:func:`judge_image` against one catalog, memoised by (image, role, day, digest rule).
 
     A cluster runs a few hundred distinct images, and judging one (reference parsing, entry
     and exception matching) costs far more than a lookup; the webhook keeps one judge per
     loaded catalog, so a new catalog starts a new memo. At most ``size`` judgements are kept
-    (the memo is emptied when full); ``size=0`` memoises nothing.
+    (the memo is emptied when full); ``size=0`` memoises nothing, and neither is an image
+    string over :data:`MEMO_MAX_IMAGE_CHARS`.
     """
 
     def __init__(self, catalog: Catalog, *, size: int = 8192) -> None:
@@ -440,7 +447,7 @@ class ImageJudge:
         self.misses = 0
 
     def __call__(self, container: Container, today: date, require_digest: bool) -> ImageDecision:
-        if self.size <= 0:
+        if self.size <= 0 or len(container.image) > MEMO_MAX_IMAGE_CHARS:
             return judge_image(self.catalog, container, today, require_digest=require_digest)
         key = (container.image, container.role, today, require_digest)
         found = self._memo.get(key)
