@@ -195,6 +195,9 @@ def test_no_current_context_hints_at_the_context_option(tmp_path: Path) -> None:
     assert info.value.hint == "pass --context NAME (contexts: dev)"
 
 
+CONTEXT_DEV = "current-context: dev\ncontexts:\n- name: dev\n  context: {cluster: c}\n"
+
+
 @pytest.mark.parametrize("contexts", ["contexts: oops\n", "contexts: [3]\n"])
 def test_a_kubeconfig_of_the_wrong_shape_is_a_cluster_error(tmp_path: Path, contexts: str) -> None:
     path = tmp_path / "kube.yaml"
@@ -202,6 +205,26 @@ def test_a_kubeconfig_of_the_wrong_shape_is_a_cluster_error(tmp_path: Path, cont
     with pytest.raises(ClusterError) as info:
         load_kubeconfig(path)
     assert "contexts must be a list" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("contexts:\n- name: [dev]\n  context: {cluster: c}\n", "contexts entry"),
+        ("clusters:\n- name: {a: 1}\n  cluster: {server: x}\n" + CONTEXT_DEV, "clusters entry"),
+        ("current-context: [dev]\ncontexts:\n- name: dev\n  context: {cluster: c}\n", "current"),
+        ("current-context: dev\ncontexts:\n- name: dev\n  context: {cluster: [c]}\n", "cluster"),
+    ],
+)
+def test_a_name_that_is_not_a_string_is_a_cluster_error(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    path = tmp_path / "kube.yaml"
+    path.write_text(text)
+    with pytest.raises(ClusterError) as info:  # was a TypeError (unhashable type)
+        load_kubeconfig(path)
+    assert str(path) in info.value.message and said in info.value.message
+    assert "not a string" in info.value.message
 
 
 def test_exec_plugins_are_not_run(tmp_path: Path) -> None:

@@ -107,9 +107,14 @@ def load_kubeconfig(path: Path | None = None, context: str | None = None) -> Clu
             f"{path}: the kubeconfig has no current-context",
             hint=f"pass --context NAME (contexts: {listed})",
         )
+    if not isinstance(name, str):
+        raise ClusterError(f"{path}: current-context is not a string", hint=f"contexts: {listed}")
     if name not in contexts:
         raise ClusterError(f"{path}: no context {name!r}", hint=f"contexts: {listed}")
     ctx = contexts[name]
+    for member in ("cluster", "user"):
+        if ctx.get(member) is not None and not isinstance(ctx[member], str):
+            raise ClusterError(f"{path}: context {name!r}: {member} is not a string")
     clusters = _named(path, doc, "clusters", "cluster")
     users = _named(path, doc, "users", "user")
     cluster = clusters.get(ctx.get("cluster"))
@@ -158,7 +163,9 @@ def _named(path: Path, doc: dict[str, Any], key: str, inner: str) -> dict[Any, d
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise ClusterError(f"{path}: {key} must be a list of mappings with a name")
     out: dict[Any, dict[str, Any]] = {}
-    for item in items:
+    for number, item in enumerate(items):
+        if item.get("name") is not None and not isinstance(item["name"], str):
+            raise ClusterError(f"{path}: {key} entry {number}: name is not a string")
         value = item.get(inner) or {}
         if not isinstance(value, dict):
             raise ClusterError(
