@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,6 +111,25 @@ def test_a_named_file_that_no_source_reads_is_an_issue_naming_it(
     assert inv.files_scanned == 0
     said = "not a Dockerfile, compose file or Kubernetes manifest"
     assert [(i.path, said in i.message) for i in inv.issues] == [(name, True)]
+
+
+def test_a_named_file_that_cannot_be_read_says_so_not_that_it_is_unrecognised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "deploy.yaml"
+    path.write_text("apiVersion: v1\nkind: Pod\n")
+    real_open = Path.open
+
+    def refusing_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refusing_open)  # tests run as root: chmod 000 reads
+    inv = inventory_paths([path])
+    assert [(i.path, i.message) for i in inv.issues] == [
+        ("deploy.yaml", "cannot read: Permission denied")
+    ]
 
 
 def test_unrecognised_files_found_in_a_directory_are_skipped_quietly(tree: Path) -> None:

@@ -70,7 +70,8 @@ def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, Path, bool]]:
             yield Path(path), top, False
 
 
-def _claim(path: Path, sources: list[InventorySource]) -> InventorySource | None:
+def _claim(path: Path, sources: list[InventorySource]) -> InventorySource | OSError | None:
+    """The source that reads ``path``; the error if its first bytes could not be read."""
     for source in sources:
         if source.claims_name(path):
             return source
@@ -79,8 +80,8 @@ def _claim(path: Path, sources: list[InventorySource]) -> InventorySource | None
     try:
         with path.open("rb") as fh:
             head = fh.read(HEAD_BYTES)
-    except OSError:
-        return None
+    except OSError as exc:
+        return exc
     for source in sources:
         if source.claims(path, head):
             return source
@@ -97,9 +98,14 @@ def inventory_paths(
         source = _claim(path, sources)
         ctx = ScanContext(build_args=dict(build_args or {}), root=root)
         display = ctx.display(path)
-        if source is None:
+        if source is None or isinstance(source, OSError):
             if named:  # the user asked for this file: say why it gave nothing
-                result.issues.append(InventoryIssue(display, NOT_RECOGNISED))
+                said = (
+                    NOT_RECOGNISED
+                    if source is None
+                    else f"cannot read: {source.strerror or source}"
+                )
+                result.issues.append(InventoryIssue(display, said))
             continue
         result.files_scanned += 1
         result.sources.append(source.name)
