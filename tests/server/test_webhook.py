@@ -16,6 +16,7 @@ import trustme
 import yaml
 
 from baseguard.server.app import Settings
+from baseguard.server.webhook import MAX_IMAGE_CHARS
 from baseguard.store import Store
 from tests.gate.helpers import (
     APP_DIGEST,
@@ -239,15 +240,39 @@ def test_a_huge_image_string_is_shortened_in_the_denial_and_the_audit(
     assert store.verify_audit().ok
 
 
-def test_an_image_of_256_characters_is_shown_whole(settings: Settings, store: Store) -> None:
-    image = "registry.io/org/" + "a" * 236 + ":1.2"
-    assert len(image) == 256
+def test_an_image_of_max_image_chars_is_shown_whole_and_one_more_is_not(
+    settings: Settings, store: Store
+) -> None:
+    whole = "registry.io/org/" + "a" * (MAX_IMAGE_CHARS - 20) + ":1.2"
+    assert len(whole) == MAX_IMAGE_CHARS
+    longer = whole + "5"
+    with serving(settings, store) as running:
+        first = response(running, pod_review(whole))
+        second = response(running, pod_review(longer))
+        running.flush_audit()
+    assert f"image {whole}: " in first["status"]["message"]
+    assert f"({len(longer)} characters)" in second["status"]["message"]
+    (judged,), (shortened,) = (d["images"] for d in decisions(store))
+    assert judged["image"] == whole and "imageChars" not in judged
+    assert shortened["imageChars"] == len(longer)
+
+
+def test_the_longest_valid_reference_is_shown_and_recorded_whole(
+    settings: Settings, store: Store
+) -> None:
+    """A valid reference can be 520 characters (a 255-character name, a 128-character tag, a
+    sha512 digest) and gains docker.io/library/ when normalised: its digest is what the
+    audit record is for, so it is never shortened."""
+    image = "a" * 255 + ":" + "t" * 128 + "@sha512:" + "0" * 128
+    assert len(image) == 520
     with serving(settings, store) as running:
         answer = response(running, pod_review(image))
         running.flush_audit()
-    assert f"image {image}: " in answer["status"]["message"]
+    assert answer["allowed"] is False
+    assert f"image {image} (docker.io/library/{image}): " in answer["status"]["message"]
     (judged,) = decisions(store)[0]["images"]
     assert judged["image"] == image and "imageChars" not in judged
+    assert judged["reference"] == f"docker.io/library/{image}"
 
 
 def test_an_oversized_body_is_413_before_it_is_read(settings: Settings, store: Store) -> None:

@@ -33,6 +33,7 @@ from baseguard.gate.admission import (
     parse_review,
     unavailable,
 )
+from baseguard.refs import DOCKER_HUB, MAX_NAME_LENGTH, OFFICIAL_NAMESPACE
 from baseguard.server.app import ServerState
 from baseguard.server.catalog_cache import CatalogSnapshot, CatalogUnavailableError
 from baseguard.server.problems import Problem
@@ -127,14 +128,25 @@ def parse_json(body: bytes) -> tuple[Any, str]:
     return json.loads(text), text
 
 
-#: An image string longer than this (no valid reference is) is shown as its first
-#: :data:`SHOWN_IMAGE_CHARS` characters and its length, in the answer and the audit record.
-MAX_IMAGE_CHARS = 256
+#: An image string longer than this (no valid reference is: a 255-character name, which
+#: normalising may prefix with ``docker.io/library/``, a 128-character tag and a sha512
+#: digest) is shown as its first :data:`SHOWN_IMAGE_CHARS` characters and its length, in the
+#: answer and the audit record. A valid reference is always shown whole: its digest is what
+#: the audit record is for.
+MAX_IMAGE_CHARS = (
+    MAX_NAME_LENGTH
+    + len(f"{DOCKER_HUB}/{OFFICIAL_NAMESPACE}/")
+    + len(":")
+    + 128  # the longest tag
+    + len("@sha512:")
+    + 128  # a sha512 digest's hex
+)
 SHOWN_IMAGE_CHARS = 200
 
 
 def shorten(text: str) -> str:
-    """``text``, or its first 200 characters, ``…`` and its length when it is too long."""
+    """``text``, or its first 200 characters, ``…`` and its length when it is longer than
+    :data:`MAX_IMAGE_CHARS`."""
     if len(text) <= MAX_IMAGE_CHARS:
         return text
     return f"{text[:SHOWN_IMAGE_CHARS]}… ({len(text)} characters)"
