@@ -16,7 +16,7 @@ import trustme
 import yaml
 
 from baseguard.server.app import Settings
-from baseguard.server.webhook import MAX_IMAGE_CHARS
+from baseguard.server.webhook import MAX_IMAGE_CHARS, lone_surrogate
 from baseguard.store import Store
 from tests.gate.helpers import (
     APP_DIGEST,
@@ -505,3 +505,19 @@ def test_tls_with_a_certificate_from_a_private_ca(
         with pytest.raises(httpx.HTTPError):
             httpx.post(running.url + "/validate", json={}, verify=True, timeout=5)
     assert answer["allowed"] is False
+
+
+@pytest.mark.parametrize(
+    ("doc", "path"),
+    [
+        ({"a": "x\ud800", "b": "y\ud800"}, "a"),
+        ({"a": {"z": "x\ud800"}, "b\udc00": "y"}, "a.z"),
+        ({"a\udc00": {"z": "x\ud800"}}, "a\\udc00"),
+        (["ok", "\ud800", "\ud801"], "[1]"),
+        ({"a": [{"b": 1}, {"c": "\udfff", "d": "\udfff"}]}, "a[1].c"),
+        ("\ud800", "(body)"),
+        ({"a": ["ok", 1, None], "b": "\U0001f600"}, None),
+    ],
+)
+def test_lone_surrogate_names_the_first_in_document_order(doc: Any, path: str | None) -> None:
+    assert lone_surrogate(doc) == path

@@ -101,20 +101,19 @@ def _printable(key: str) -> str:
 def lone_surrogate(doc: Any) -> str | None:
     """The path (``request.object.metadata.name``) of the first string or key in ``doc``
     holding an unpaired UTF-16 surrogate, ``(body)`` for ``doc`` itself, or None."""
-    stack: list[tuple[str, Any]] = [("", doc)]
+    stack: list[tuple[str, Any]] = [("", doc)]  # popped in document order: pushed reversed
     while stack:
         path, value = stack.pop()
         if isinstance(value, str):
             if _has_surrogate(value):
                 return path or "(body)"
         elif isinstance(value, Mapping):
-            for key, item in value.items():
+            for key, item in reversed(list(value.items())):
                 where = f"{path}.{_printable(str(key))}" if path else _printable(str(key))
-                if isinstance(key, str) and _has_surrogate(key):
-                    return where
                 stack.append((where, item))
+                stack.append((where, key))  # a key before its value
         elif isinstance(value, list | tuple):
-            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+            stack.extend((f"{path}[{i}]", value[i]) for i in reversed(range(len(value))))
     return None
 
 
