@@ -21,7 +21,7 @@ def format_size(size: int | None) -> str:
     value = float(size)
     for unit in ("kB", "MB", "GB", "TB"):
         value /= 1000
-        if value < 1000 or unit == "TB":
+        if round(value, 1) < 1000 or unit == "TB":  # 999,950 B is 1.0 MB, not 1000.0 kB
             return f"{value:.1f} {unit}"
     raise AssertionError("unreachable")
 
