@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,7 +63,7 @@ def uploader(store: Store) -> str:
     return create_token(store, "uploader-token", "uploader", actor="test")
 
 
-@pytest.mark.parametrize("encoded", ["escaped", "raw"])
+@pytest.mark.parametrize("encoded", ["escaped", "raw", "escaped-in-dsse", "raw-in-dsse"])
 def test_an_upload_with_an_unpaired_surrogate_is_422_and_stores_nothing(
     client: TestClient, store: Store, uploader: str, encoded: str
 ) -> None:
@@ -70,10 +71,14 @@ def test_an_upload_with_an_unpaired_surrogate_is_422_and_stores_nothing(
     text = json.dumps(analysis.to_dict())
     name = analysis.packages[0].name
     assert json.dumps(name) in text
-    if encoded == "escaped":
+    if encoded.startswith("escaped"):
         data = text.replace(json.dumps(name), '"\\ud800evil"', 1).encode()
     else:
         data = text.replace(json.dumps(name), '"\ud800evil"', 1).encode("utf-8", "surrogatepass")
+    if encoded.endswith("-in-dsse"):  # the payload is base64: no escape shows in the body
+        payload = base64.b64encode(data).decode("ascii")
+        envelope = {"payloadType": "application/vnd.in-toto+json", "payload": payload}
+        data = json.dumps({**envelope, "signatures": []}).encode()
     events = len(store.audit_events(limit=1000))
     response = client.post(
         "/api/analyses",
@@ -82,6 +87,8 @@ def test_an_upload_with_an_unpaired_surrogate_is_422_and_stores_nothing(
     )
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
+    if encoded != "raw":  # raw in the body is not UTF-8: the SBOM reader refuses it
+        assert "packages[0].name: holds an unpaired UTF-16 surrogate" in response.json()["detail"]
     assert store.load_analysis(digest(7)) is None
     assert len(store.audit_events(limit=1000)) == events
     assert store.verify_audit().ok

@@ -10,6 +10,7 @@ vulnerability database when it has one, so that the dashboard shows findings at 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -22,15 +23,30 @@ from baseguard.server.problems import Problem
 from baseguard.store.store import Store
 
 DIGEST = re.compile(r"^sha(256:[0-9a-f]{64}|512:[0-9a-f]{128})$")
-#: What can put an unpaired UTF-16 surrogate in a parsed string: a JSON escape (``\\udc00``).
-#: (Surrogates encoded raw are not UTF-8: the SBOM reader refuses them.)
-SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 #: Kind of the audit event a scan run by the server records beside ``scan.result``.
 SCAN_RUN = "scan.run"
 
 
 def invalid(detail: str, **extra: Any) -> Problem:
     return Problem(422, "Invalid upload", detail, **extra)
+
+
+def _unpaired_surrogate(analysis: Analysis) -> str | None:
+    """Where ``analysis`` holds an unpaired UTF-16 surrogate (see
+    :func:`~baseguard.server.webhook.lone_surrogate`), or None.
+
+    Checked on what was read, not on the body: a DSSE envelope's payload is base64, so an
+    escape (``\\ud800``) or a raw surrogate in it never shows in the body's bytes. Encoding
+    the whole analysis at C speed finds whether there is one; only then is it walked.
+    """
+    doc = analysis.to_dict()
+    try:
+        json.dumps(doc, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        from baseguard.server.webhook import lone_surrogate
+
+        return lone_surrogate(doc) or "(analysis)"
+    return None
 
 
 def parse_upload(data: bytes, *, reference: str | None, digest: str | None, limit: int) -> Analysis:
@@ -53,12 +69,9 @@ def parse_upload(data: bytes, *, reference: str | None, digest: str | None, limi
         if "larger than" in exc.message:
             raise Problem(413, "Request too large", exc.message) from None
         raise invalid(exc.message, hint=exc.hint) from None
-    if SURROGATE.search(data):
-        from baseguard.server.webhook import lone_surrogate
-
-        where = lone_surrogate(analysis.to_dict())
-        if where is not None:  # not text: it would fail the store's encoding (a 500)
-            raise invalid(f"{where}: holds an unpaired UTF-16 surrogate, which is not text")
+    where = _unpaired_surrogate(analysis)
+    if where is not None:  # not text: it would fail the store's encoding (a 500)
+        raise invalid(f"{where}: holds an unpaired UTF-16 surrogate, which is not text")
     image = analysis.image
     if reference is not None:
         image = replace(image, reference=reference, name=reference)
