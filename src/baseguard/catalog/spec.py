@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -32,6 +31,7 @@ from ruamel.yaml.events import (
     DocumentStartEvent,
 )
 
+from baseguard import newfile
 from baseguard.catalog.lifecycle import entry_problems
 from baseguard.catalog.model import (
     CATALOG_VERSION,
@@ -339,7 +339,7 @@ def write_atomic(path: Path, text: str) -> None:
     if not parent.is_dir():
         raise CatalogError(f"cannot write {path}: directory {parent} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=parent)
+        fd, tmp = newfile.mkstemp(prefix=f".{path.name}.", dir=parent)
     except OSError as exc:
         raise CatalogError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
@@ -347,10 +347,8 @@ def write_atomic(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        if path.exists():
+        if path.exists():  # keep the mode it has; a new file has that of any new file
             os.chmod(tmp, path.stat().st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)

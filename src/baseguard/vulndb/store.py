@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from typing import Any
 import platformdirs
 import zstandard
 
+from baseguard import newfile
 from baseguard.errors import BaseguardError
 from baseguard.vulndb.model import Advisory, Affected, severity_rank
 from baseguard.vulndb.names import normalize_ecosystem, normalize_package
@@ -457,7 +457,7 @@ class DbBuilder:
         self.target = target
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=target.parent)
+            fd, tmp = newfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=target.parent)
         except OSError as exc:
             raise VulnDbError(f"cannot create a database beside {target}: {exc}") from exc
         os.close(fd)
@@ -688,9 +688,6 @@ class DbBuilder:
         conn.close()
         self._conn = None
         try:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self.temp, 0o644 & ~umask)  # mkstemp made it 0600
             os.replace(self.temp, self.target)
         except OSError as exc:
             self.abort()

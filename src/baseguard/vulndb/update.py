@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from baseguard import newfile
 from baseguard.errors import UsageError
 from baseguard.vulndb import sources as src
 from baseguard.vulndb.feeds import FEEDS
@@ -293,19 +294,11 @@ def _import_source(
 # -- export / import -------------------------------------------------------------------------
 
 
-def _as_new_file(path: Path) -> None:
-    """Give a ``mkstemp`` file (0600) the mode of any new file, 0644 less the umask, as the
-    database that ``db update`` builds has."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o644 & ~umask)
-
-
 def _atomic_target(path: Path) -> tuple[Path, IO[bytes]]:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise VulnDbError(f"cannot write {path}: directory {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
+    fd, tmp = newfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
     return Path(tmp), os.fdopen(fd, "wb")
 
 
@@ -353,7 +346,6 @@ def export_db(
                 info.mtime = int(status.built_at.timestamp())
                 info.mode = 0o644
                 tar.addfile(info, fh)
-            _as_new_file(tmp)
             os.replace(tmp, out)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
@@ -390,7 +382,7 @@ def import_db(file: Path, *, db_path: Path | None = None) -> dict[str, Any]:
             hint="export it again with `baseguard db export`; the current database is unchanged",
         )
 
-    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=target.parent)
+    fd, tmp_name = newfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=target.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -413,7 +405,6 @@ def import_db(file: Path, *, db_path: Path | None = None) -> dict[str, Any]:
         ):
             raise refuse("the build time in the manifest does not match the database")
         try:
-            _as_new_file(tmp)
             os.replace(tmp, target)
         except OSError as exc:
             raise VulnDbError(
