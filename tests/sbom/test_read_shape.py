@@ -78,12 +78,12 @@ def test_cyclonedx_nested_components_that_is_an_object_is_an_error() -> None:
     rejected(cdx(components=[outer]), "components[0].components is an object, not an array")
 
 
-@pytest.mark.parametrize("version", ["1.0", "1.1", "1.7", "2.0", ""])
+@pytest.mark.parametrize("version", ["0.9", "1.7", "2.0", ""])
 def test_unsupported_cyclonedx_spec_version_is_an_error_listing_the_supported(
     version: str,
 ) -> None:
     error = rejected(cdx(specVersion=version, components=[NPM]), "not supported")
-    assert "1.2, 1.3, 1.4, 1.5, 1.6" in error.message
+    assert "1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6" in error.message
 
 
 def test_cyclonedx_spec_version_that_is_a_number_is_an_error() -> None:
@@ -93,7 +93,7 @@ def test_cyclonedx_spec_version_that_is_a_number_is_an_error() -> None:
 def test_cyclonedx_without_spec_version_is_an_error() -> None:
     doc = cdx(components=[NPM])
     del doc["specVersion"]
-    rejected(doc, "specVersion is missing", "1.2, 1.3, 1.4, 1.5, 1.6")
+    rejected(doc, "specVersion is missing", "1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6")
 
 
 @pytest.mark.parametrize("version", ["1.2", "1.3", "1.4", "1.5", "1.6"])
@@ -103,8 +103,21 @@ def test_every_supported_cyclonedx_version_is_read(version: str) -> None:
 
 
 def test_cyclonedx_xml_of_an_unsupported_version_is_an_error() -> None:
-    xml = b'<bom xmlns="http://cyclonedx.org/schema/bom/1.1" version="1"><components/></bom>'
-    rejected(xml, "'1.1' is not supported", "1.2, 1.3", name="bom.xml")
+    xml = b'<bom xmlns="http://cyclonedx.org/schema/bom/0.9" version="1"><components/></bom>'
+    rejected(xml, "'0.9' is not supported", "1.0, 1.1, 1.2", name="bom.xml")
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+def test_cyclonedx_xml_1_0_and_1_1_are_still_read(version: str) -> None:
+    xml = (
+        f'<bom xmlns="http://cyclonedx.org/schema/bom/{version}" version="1"><components>'
+        '<component type="library"><name>left-pad</name><version>1.0.0</version>'
+        "<purl>pkg:npm/left-pad@1.0.0</purl></component></components></bom>"
+    ).encode()
+    analysis = parse_sbom(xml, name="bom.xml")
+    assert [(p.name, p.version, p.purl) for p in analysis.packages] == [
+        ("left-pad", "1.0.0", "pkg:npm/left-pad@1.0.0")
+    ]
 
 
 def test_cyclonedx_xml_1_2_is_read() -> None:
@@ -215,10 +228,10 @@ def test_spdx_package_that_is_not_an_object_is_an_error() -> None:
     rejected(spdx(packages=[spdx_package(), 1]), "packages[1] is a number, not an object")
 
 
-@pytest.mark.parametrize("version", ["SPDX-2.0", "SPDX-2.1", "SPDX-2.4", "SPDX-3.0", "2.3"])
+@pytest.mark.parametrize("version", ["SPDX-2.0", "SPDX-2.4", "SPDX-3.0", "2.3"])
 def test_unsupported_spdx_version_is_an_error_listing_the_supported(version: str) -> None:
     error = rejected(spdx(spdxVersion=version, packages=[spdx_package()]), "not supported")
-    assert "SPDX-2.2, SPDX-2.3" in error.message
+    assert "SPDX-2.1, SPDX-2.2, SPDX-2.3" in error.message
 
 
 def test_spdx_version_that_is_not_a_string_is_an_error() -> None:
@@ -318,10 +331,17 @@ def test_tag_value_nul_before_the_packages_is_an_error() -> None:
     rejected(text.encode(), "line 5: control character U+0000", name="bom.spdx")
 
 
-@pytest.mark.parametrize("version", ["SPDX-2.1", "SPDX-3.0"])
+@pytest.mark.parametrize("version", ["SPDX-2.0", "SPDX-3.0"])
 def test_tag_value_of_an_unsupported_version_is_an_error(version: str) -> None:
     text = TAG_VALUE.replace("SPDX-2.3", version)
-    rejected(text.encode(), f"{version!r} is not supported", "SPDX-2.2, SPDX-2.3")
+    rejected(text.encode(), f"{version!r} is not supported", "SPDX-2.1, SPDX-2.2, SPDX-2.3")
+
+
+def test_spdx_2_1_is_still_read_as_json_and_tag_value() -> None:
+    doc = spdx(spdxVersion="SPDX-2.1", packages=[spdx_package()])
+    assert [p.name for p in parse_sbom(json.dumps(doc).encode()).packages] == ["left-pad"]
+    text = TAG_VALUE.replace("SPDX-2.3", "SPDX-2.1")
+    assert [p.name for p in parse_sbom(text.encode(), name="bom.spdx").packages] == ["left-pad"]
 
 
 # -- baseguard's own JSON -----------------------------------------------------------------------

@@ -49,8 +49,9 @@ MAX_NESTING = 16
 # -- CycloneDX ----------------------------------------------------------------------------------
 
 
-#: The CycloneDX versions read (JSON exists from 1.2; XML namespaces name the same versions).
-CDX_VERSIONS = ("1.2", "1.3", "1.4", "1.5", "1.6")
+#: The CycloneDX versions read. The JSON form exists from 1.2; XML from 1.0, whose 1.0 and
+#: 1.1 components already carry the name, version and purl that matching needs.
+CDX_VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6")
 
 
 @dataclass

@@ -75,7 +75,7 @@ def _spdx_licenses(element: dict[str, Any], extracted: dict[str, str]) -> list[s
 
 
 #: The SPDX versions read (JSON and tag-value).
-SPDX_VERSIONS = ("SPDX-2.2", "SPDX-2.3")
+SPDX_VERSIONS = ("SPDX-2.1", "SPDX-2.2", "SPDX-2.3")
 
 #: Package fields that decide what is read (a wrong type is Malformed) and informational
 #: ones (a wrong type is left out, with a warning: nothing matching uses them).
