@@ -114,6 +114,25 @@ def test_a_bare_word_that_cannot_be_fetched_names_the_input_and_the_reference(
     assert "no such file" not in said.stderr
 
 
+def test_a_bare_word_whose_image_was_found_keeps_its_own_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from baseguard.errors import PlatformError
+    from baseguard.image.registry import RegistryClient
+    from tests.cli_runner import invoke_baseguard
+
+    def no_such_platform(self: RegistryClient, *args: object, **kwargs: object) -> None:
+        raise PlatformError("docker.io/library/alpine:latest has no linux/s390x image")
+
+    monkeypatch.setattr(RegistryClient, "open_image", no_such_platform)
+    monkeypatch.chdir(tmp_path)
+    result = invoke_baseguard("analyze", "alpine")
+    assert result.exit_code == 2
+    said = " ".join(result.stderr.split())
+    assert "error: docker.io/library/alpine:latest has no linux/s390x image" in said
+    assert "no such file" not in said
+
+
 def test_traceback_only_with_verbose(tmp_path: Path) -> None:
     result = run_baseguard("-v", "analyze", f"oci:{tmp_path / 'nowhere'}")
     assert result.returncode == 2

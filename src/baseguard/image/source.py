@@ -18,7 +18,9 @@ from baseguard.errors import (
     BaseguardError,
     ImageError,
     ImageNotFoundError,
+    InvalidReferenceError,
     PlatformError,
+    RegistryError,
     UsageError,
 )
 from baseguard.image.archive import (
@@ -111,8 +113,9 @@ def open_image(ref: str, options: OpenOptions | None = None) -> Image:
         return _open_registry(ref, ref, opts)
     try:
         return _open_registry(ref, ref, opts)
-    except BaseguardError as exc:
-        # ``nope`` may be a mistyped path as well as a Docker Hub name: say both, as typed.
+    except (InvalidReferenceError, ImageNotFoundError, RegistryError) as exc:
+        # ``nope`` may be a mistyped path as well as a Docker Hub name: when it could not be
+        # found or reached, say both, as typed (an image that was found keeps its own error).
         exc.message = f"{ref}: no such file or directory, and {_as_registry(ref)}: {exc.message}"
         exc.args = (exc.message,)
         raise
