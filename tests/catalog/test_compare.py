@@ -205,3 +205,18 @@ def test_attachments_are_looked_up_in_the_registry(
         env,
     )
     assert_clean_failure(off)
+
+
+def test_warnings_of_one_side_name_its_image_and_shared_ones_come_once() -> None:
+    from types import SimpleNamespace
+
+    from baseguard.catalog.compare import side_warnings
+
+    stale = "the vulnerability database is 9 days old"
+    left = SimpleNamespace(reference="a:1", scan=SimpleNamespace(warnings=[stale, "x ignored"]))
+    right = SimpleNamespace(reference="b:2", scan=SimpleNamespace(warnings=[stale, "x ignored"]))
+    assert side_warnings([left, right]) == [stale, "x ignored"]  # type: ignore[list-item]
+    right.scan.warnings = [stale, "y skipped"]
+    unscanned = SimpleNamespace(reference="c:3", scan=None)
+    assert side_warnings([left, right]) == [stale, "a:1: x ignored", "b:2: y skipped"]  # type: ignore[list-item]
+    assert side_warnings([left, unscanned]) == ["a:1: " + stale, "a:1: x ignored"]  # type: ignore[list-item]

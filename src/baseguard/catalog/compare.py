@@ -441,6 +441,16 @@ def _yes_list(names: list[str] | None) -> str:
     return f"yes: {', '.join(names)}" if names else "no"
 
 
+def side_warnings(sides: list[Measurement]) -> list[str]:
+    """The warnings of both sides' scans: one both have (a stale database) once, as it is;
+    one side's own (what reading that image left out) prefixed with its reference."""
+    own = [set(m.scan.warnings) if m.scan else set() for m in sides]
+    shared = set.intersection(*own) if own else set()
+    return sorted(shared) + [
+        f"{m.reference}: {w}" for m, ws in zip(sides, own, strict=True) for w in sorted(ws - shared)
+    ]
+
+
 def compare(
     left: str,
     right: str,
@@ -466,7 +476,7 @@ def compare(
         else _all("unknown", "attachments were not looked up")
         for m in sides
     ]
-    warnings = sorted({w for m in sides if m.scan for w in m.scan.warnings})
+    warnings = side_warnings(sides)
     built = next((m.scan.db_built for m in sides if m.scan and m.scan.db_built), None)
     return Comparison(
         sides[0], sides[1], found[0], found[1], measurer.now, db_built=built, warnings=warnings
