@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from baseguard import newfile
-from baseguard.catalog.spec import write_atomic
 
 
 @pytest.fixture
@@ -73,12 +72,3 @@ def test_the_umask_is_never_changed_while_it_works(tmp_path: Path, umask_027: in
         stop.set()
         watcher.join()
     assert seen and set(seen) == {0o027}
-
-
-def test_a_new_catalog_file_follows_the_umask(tmp_path: Path, umask_027: int) -> None:
-    path = tmp_path / "catalog.yaml"
-    write_atomic(path, "version: 1\n")
-    assert stat.S_IMODE(path.stat().st_mode) == 0o640
-    path.chmod(0o600)
-    write_atomic(path, "version: 1\nentries: []\n")
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # an existing file keeps its mode

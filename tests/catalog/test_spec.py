@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from datetime import date
 from pathlib import Path
 
@@ -21,7 +22,6 @@ from baseguard.catalog.spec import (
     loads_catalog,
     parse_tree,
     read_text,
-    write_atomic,
 )
 from tests.conftest import PROJECT
 
@@ -225,7 +225,7 @@ def test_write_atomic_leaves_the_old_file_when_the_write_fails(
 
     monkeypatch.setattr(spec.os, "replace", broken)
     with pytest.raises(CatalogError, match=r"cannot write .*: disk full"):
-        write_atomic(path, "version: 1\n")
+        spec.write_atomic(path, "version: 1\n")
     assert path.read_text() == SMALL
     assert os.listdir(tmp_path) == ["catalog.yaml"]  # no temporary file left behind
 
@@ -377,3 +377,32 @@ def test_schema_refuses_what_the_validator_refuses() -> None:
     assert _errors({"version": 2})
     sig = {"signature": {"key": "k.pem", "identity": "x", "issuer": "y"}}
     assert _errors({"version": 1, "entries": [{**base, "attestations": sig}]})
+
+
+def test_a_new_catalog_file_follows_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        _write_twice(tmp_path)
+    finally:
+        os.umask(old)
+
+
+def _write_twice(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.yaml"
+    spec.write_atomic(path, "version: 1\n")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    path.chmod(0o600)
+    spec.write_atomic(path, "version: 1\nentries: []\n")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # an existing file keeps its mode
+
+
+def test_a_symlinked_catalog_is_written_through_and_stays_a_link(tmp_path: Path) -> None:
+    shared = tmp_path / "config" / "catalog.yaml"
+    shared.parent.mkdir()
+    shared.write_text("version: 1\n")
+    link = tmp_path / "catalog.yaml"
+    link.symlink_to(shared)
+    spec.write_atomic(link, "version: 1\nentries: []\n")
+    assert link.is_symlink()
+    assert shared.read_text() == "version: 1\nentries: []\n"
+    assert sorted(p.name for p in shared.parent.iterdir()) == ["catalog.yaml"]  # no temp left

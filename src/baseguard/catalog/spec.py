@@ -334,7 +334,12 @@ def load_catalog(path: Path | str) -> Catalog:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` all at once; on failure the old file is untouched."""
+    """Replace ``path`` with ``text`` all at once; on failure the old file is untouched.
+
+    A symlinked catalog (into a shared configuration checkout) is written through: the file
+    it points to is replaced and the link stays a link."""
+    if path.is_symlink():
+        path = path.resolve()
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise CatalogError(f"cannot write {path}: directory {parent} does not exist")
