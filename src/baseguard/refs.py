@@ -21,6 +21,17 @@ DOCKER_HUB_ALIASES = frozenset({DOCKER_HUB, "index.docker.io", DOCKER_HUB_API})
 OFFICIAL_NAMESPACE = "library"
 DEFAULT_TAG = "latest"
 MAX_NAME_LENGTH = 255
+#: The longest a valid reference can be once normalised: a 255-character name (which
+#: normalising may prefix with ``docker.io/library/``), a 128-character tag and a sha512
+#: digest. A longer image string is not a reference.
+MAX_REFERENCE_CHARS = (
+    MAX_NAME_LENGTH
+    + len(f"{DOCKER_HUB}/{OFFICIAL_NAMESPACE}/")
+    + len(":")
+    + 128  # the longest tag
+    + len("@sha512:")
+    + 128  # a sha512 digest's hex
+)
 
 _DOMAIN_COMPONENT = r"(?:[a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])"
 _IPV6 = r"\[[a-f0-9:]+\]"

@@ -158,9 +158,9 @@ _IMAGE_OPTIONS: dict[str, Any] = {
 def image_command(command: Callable[..., None]) -> Callable[..., None]:
     """Give a command the image options (``--platform`` … ``--strict``) after its own.
 
-    ``command`` declares its own options and a keyword parameter ``image: ImageArgs``; the
-    command typer sees has, in place of ``image``, one option a field of
-    :class:`ImageArgs`, and calls ``command`` with them gathered into ``image``.
+    ``command`` declares its own options and a keyword parameter ``image: ImageArgs``. The
+    command typer sees has, in place of ``image``, one option per field of
+    :class:`ImageArgs`; it calls ``command`` with their values gathered into ``image``.
     """
     hints = typing.get_type_hints(command)
     own = [

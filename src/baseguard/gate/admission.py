@@ -34,7 +34,7 @@ from baseguard.catalog.verdicts import ALLOWED, Judgement, Verdict, judge
 from baseguard.errors import BaseguardError, InvalidReferenceError
 from baseguard.gate.advice import Replacement, replacement_for
 from baseguard.inventory.sources.kubernetes import CONTAINER_LISTS
-from baseguard.refs import parse_reference
+from baseguard.refs import MAX_REFERENCE_CHARS, parse_reference
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
@@ -426,7 +426,7 @@ def judge_image(
 #: Image strings longer than this are judged every time, never memoised: no valid reference
 #: is this long, and a client posting many distinct multi-megabyte strings must not be able
 #: to fill the memo with them.
-MEMO_MAX_IMAGE_CHARS = 1024
+MEMO_MAX_IMAGE_CHARS = MAX_REFERENCE_CHARS
 
 
 class ImageJudge:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from baseguard.errors import BaseguardError
+from baseguard.server.logtext import log_text
 
 if TYPE_CHECKING:
     from baseguard.store.store import Store
@@ -240,5 +241,4 @@ def _reason(exc: BaseException) -> str:
 
 
 def _uid(item: AuditItem) -> str:
-    uid = str(item.data.get("uid", "?"))[:MAX_UID]
-    return uid.encode("ascii", "backslashreplace").decode("ascii")
+    return log_text(item.data.get("uid", "?"), MAX_UID)

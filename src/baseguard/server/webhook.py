@@ -33,9 +33,10 @@ from baseguard.gate.admission import (
     parse_review,
     unavailable,
 )
-from baseguard.refs import DOCKER_HUB, MAX_NAME_LENGTH, OFFICIAL_NAMESPACE
+from baseguard.refs import MAX_REFERENCE_CHARS
 from baseguard.server.app import ServerState
 from baseguard.server.catalog_cache import CatalogSnapshot, CatalogUnavailableError
+from baseguard.server.logtext import MAX_LOGGED_CHARS, log_text
 from baseguard.server.problems import Problem
 
 log = logging.getLogger("baseguard.server")
@@ -127,19 +128,11 @@ def parse_json(body: bytes) -> tuple[Any, str]:
     return json.loads(text), text
 
 
-#: An image string longer than this (no valid reference is: a 255-character name, which
-#: normalising may prefix with ``docker.io/library/``, a 128-character tag and a sha512
-#: digest) is shown as its first :data:`SHOWN_IMAGE_CHARS` characters and its length, in the
-#: answer and the audit record. A valid reference is always shown whole: its digest is what
-#: the audit record is for.
-MAX_IMAGE_CHARS = (
-    MAX_NAME_LENGTH
-    + len(f"{DOCKER_HUB}/{OFFICIAL_NAMESPACE}/")
-    + len(":")
-    + 128  # the longest tag
-    + len("@sha512:")
-    + 128  # a sha512 digest's hex
-)
+#: An image string longer than this (no valid reference is, see
+#: :data:`~baseguard.refs.MAX_REFERENCE_CHARS`) is shown as its first
+#: :data:`SHOWN_IMAGE_CHARS` characters and its length, in the answer and the audit record.
+#: A valid reference is always shown whole: its digest is what the audit record is for.
+MAX_IMAGE_CHARS = MAX_REFERENCE_CHARS
 SHOWN_IMAGE_CHARS = 200
 
 
@@ -238,7 +231,7 @@ async def review(
     try:
         snapshot = await current_catalog(state)
     except CatalogUnavailableError as exc:
-        log.error("no catalog for review %s: %s", request.uid, exc.message)
+        log.error("no catalog for review %s: %s", log_text(request.uid), exc.message)
         decision = unavailable(request.uid, failure_mode=failure_mode, reason=exc.message)
         return request, decision, None
     try:
@@ -293,7 +286,12 @@ async def validate(request: Request) -> Response:
             data["catalogStale"] = state.catalog.error
         state.audit.submit(admission.subject, data)
     if not decision.allowed:
-        log.info("denied %s (%s): %s", admission.subject, admission.uid, decision.message)
+        log.info(
+            "denied %s (%s): %s",
+            log_text(admission.subject),
+            log_text(admission.uid),
+            log_text(decision.message, 4 * MAX_LOGGED_CHARS),
+        )
     return JSONResponse(decision.review())
 
 
