@@ -6,6 +6,8 @@ naming the path, and nothing half-written left behind — not an internal error.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,13 @@ def test_policy_output_dir_that_is_a_file_is_an_input_error(tmp_path: Path) -> N
     assert "internal error" not in done.stderr
     assert f"--output-dir {existing}: exists and is not a directory" in done.stderr
     assert existing.read_text(encoding="utf-8") == "keep me\n"
+
+
+def test_a_written_file_gets_the_mode_of_any_new_file(tmp_path: Path) -> None:
+    out = tmp_path / "inventory.json"
+    done = run_baseguard("inventory", ESTATE, "-o", "json", "--file", str(out))
+    assert done.returncode == 0, done.stderr
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644 & ~umask  # not mkstemp's 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["inventory.json"]

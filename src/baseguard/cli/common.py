@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import sys
-import tempfile
 import traceback
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from baseguard import newfile
 from baseguard.errors import BaseguardError
 
 EXIT_OK = 0
@@ -113,7 +113,7 @@ def write_file(data: bytes, file: Path) -> None:
             hint="give a file name, for example --file " + str(Path(file) / "out.txt"),
         )
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=parent)
+        fd, tmp = newfile.mkstemp(prefix=f".{target.name}.", dir=parent)
     except OSError as exc:
         raise BaseguardError(
             f"cannot write {file}: {exc.strerror or exc}",
