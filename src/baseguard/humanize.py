@@ -6,10 +6,29 @@ the analysis summary all use it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from datetime import timedelta
+
+
+def json_kind(value: object) -> str:
+    """``a string``, ``an array``, ``an object``…: how a JSON value's type is named in an error
+    message about a document of the wrong shape."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
 
 
 def format_size(size: int | None) -> str:

@@ -33,6 +33,7 @@ from baseguard.catalog.model import Catalog
 from baseguard.catalog.verdicts import ALLOWED, Judgement, Verdict, judge
 from baseguard.errors import BaseguardError, InvalidReferenceError
 from baseguard.gate.advice import Replacement, replacement_for
+from baseguard.humanize import json_kind
 from baseguard.inventory.sources.kubernetes import CONTAINER_LISTS
 from baseguard.refs import MAX_REFERENCE_CHARS, parse_reference
 
@@ -137,7 +138,7 @@ def _str(data: Mapping[str, Any], key: str, path: str, *, required: bool = False
             raise MalformedReviewError(f"{path}.{key}", "is required")
         return ""
     if not isinstance(value, str):
-        raise MalformedReviewError(f"{path}.{key}", f"must be a string, not {_kind(value)}")
+        raise MalformedReviewError(f"{path}.{key}", f"must be a string, not {json_kind(value)}")
     return value
 
 
@@ -145,24 +146,8 @@ def _map(value: Any, path: str, *, required: bool = True) -> Mapping[str, Any] |
     if value is None and not required:
         return None
     if not isinstance(value, Mapping):
-        raise MalformedReviewError(path, f"must be an object, not {_kind(value)}")
+        raise MalformedReviewError(path, f"must be an object, not {json_kind(value)}")
     return value
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__
 
 
 def parse_review(doc: Any) -> AdmissionRequest:
@@ -197,7 +182,7 @@ def parse_review(doc: Any) -> AdmissionRequest:
     if dry_run is None:
         dry_run = False
     if not isinstance(dry_run, bool):
-        raise MalformedReviewError("request.dryRun", f"must be a boolean, not {_kind(dry_run)}")
+        raise MalformedReviewError("request.dryRun", f"must be a boolean, not {json_kind(dry_run)}")
     obj = _map(req.get("object"), "request.object", required=False)
     if obj is None and operation in ("CREATE", "UPDATE"):
         raise MalformedReviewError("request.object", f"is required for {operation}")
@@ -252,7 +237,9 @@ def containers(request: AdmissionRequest) -> list[Container]:
         if items is None:
             continue
         if not isinstance(items, list):
-            raise MalformedReviewError(f"{where}.{list_key}", f"must be a list, not {_kind(items)}")
+            raise MalformedReviewError(
+                f"{where}.{list_key}", f"must be a list, not {json_kind(items)}"
+            )
         for i, item in enumerate(items):
             at = f"{where}.{list_key}[{i}]"
             container = _map(item, at)

@@ -16,6 +16,7 @@ from baseguard.analysis.analyze import ImageIdentity
 from baseguard.analysis.catalogers.rpm import parse_source_rpm
 from baseguard.analysis.distro import DEBIAN_CODENAMES, UBUNTU_CODENAMES, Distro
 from baseguard.analysis.packages import CatalogIssue, Package
+from baseguard.humanize import json_kind
 
 
 class Malformed(Exception):
@@ -42,23 +43,6 @@ def as_str(value: Any) -> str:
 # A missing member and ``null`` read as absent; any other type than the one the format's
 # schema gives is an error, so that a document of the wrong shape cannot read as "no
 # packages" (a clean scan). ``where`` is the JSON path, e.g. ``components[3].purl``.
-
-
-def json_kind(value: Any) -> str:
-    """``a string``, ``an array``… : how a JSON value is named in messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 def wrong_type(where: str, value: Any, wanted: str) -> Malformed:
