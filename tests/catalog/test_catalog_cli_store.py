@@ -21,8 +21,8 @@ EXAMPLE = PROJECT / "examples" / "catalog.yaml"
 class FakeStore:
     """Records the calls of the store API the catalog commands use."""
 
-    def __init__(self, calls: list[tuple[Any, ...]], fail: bool) -> None:
-        self.calls, self.fail = calls, fail
+    def __init__(self, calls: list[tuple[Any, ...]], fail: bool, close_fails: bool = False) -> None:
+        self.calls, self.fail, self.close_fails = calls, fail, close_fails
 
     def upsert_catalog_entry(self, entry: dict[str, Any], actor: str) -> None:
         self.calls.append(("entry", entry["id"], entry["lifecycle"]["state"], actor))
@@ -37,10 +37,16 @@ class FakeStore:
 
     def close(self) -> None:
         self.calls.append(("close",))
+        if self.close_fails:
+            raise OSError("connection reset by peer")
 
 
 def fake_module(
-    calls: list[tuple[Any, ...]], *, fail: bool = False, unreachable: bool = False
+    calls: list[tuple[Any, ...]],
+    *,
+    fail: bool = False,
+    unreachable: bool = False,
+    close_fails: bool = False,
 ) -> types.ModuleType:
     module = types.ModuleType("baseguard.store")
 
@@ -48,7 +54,7 @@ def fake_module(
         calls.append(("open", url))
         if unreachable:
             raise BaseguardError("connection refused", hint="check that the database is up")
-        return FakeStore(calls, fail)
+        return FakeStore(calls, fail, close_fails)
 
     module.open_store = open_store  # type: ignore[attr-defined]
     return module
@@ -130,6 +136,21 @@ def test_a_store_failure_part_way_puts_the_file_back_and_says_to_sync(
     assert "catalog sync --catalog catalog.yaml" in result.output
     assert calls[-1] == ("close",)
     assert example.read_bytes() == before
+
+
+def test_when_only_closing_the_store_fails_the_edit_stands_with_a_warning(
+    example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = example.read_bytes()
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setitem(sys.modules, "baseguard.store", fake_module(calls, close_fails=True))
+    result = invoke_baseguard("catalog", "approve", "chainguard-node", "--actor", "bob")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert "warning: the edit is in catalog.yaml and the store, but closing the store" in said
+    assert "connection reset by peer" in said
+    assert [c[0] for c in calls] == ["open", "entry", "event", "close"]
+    assert example.read_bytes() != before  # the file keeps the approval the store holds
 
 
 EDITS = {

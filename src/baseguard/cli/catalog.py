@@ -24,7 +24,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from baseguard.cli import options
-from baseguard.cli.common import STATE, reported_errors, stderr_console, stdout_console
+from baseguard.cli.common import (
+    STATE,
+    print_warnings,
+    reported_errors,
+    stderr_console,
+    stdout_console,
+)
 
 if TYPE_CHECKING:
     from baseguard.catalog.model import CatalogEntry, CatalogException
@@ -182,6 +188,16 @@ def save_and_mirror(
             written=written,
         )
     except BaseException as exc:
+        if "event" in written and isinstance(exc, Exception):
+            # Every write landed; only closing the store failed. The edit stands in both.
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            print_warnings(
+                [
+                    f"the edit is in {catalog_file} and the store, but closing the "
+                    f"store afterwards failed: {message}"
+                ]
+            )
+            return True
         try:
             write_atomic(catalog_file, previous)
         except CatalogError as undo:
