@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +33,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from sbom_vs_peers import peer_tools  # noqa: E402
+
+from baseguard.vulndb.names import normalize_pypi  # noqa: E402
 
 REALDATA = HERE.parent.parent / "shared" / "realdata" / "images"
 CACHE = HERE / ".cache"
@@ -208,7 +209,7 @@ def compare(a: list[Pkg], b: list[Pkg]) -> dict[str, Any]:
     def key(p: Pkg) -> tuple[str, str, str]:
         # PyPI names compare case- and separator-blind (PEP 503): baseguard keeps the
         # METADATA spelling ("Flask", "typing_extensions"), syft writes the normal form.
-        name = re.sub(r"[-_.]+", "-", p.name).lower() if p.ecosystem == "pypi" else p.name
+        name = normalize_pypi(p.name) if p.ecosystem == "pypi" else p.name
         return (p.ecosystem, name, p.version)
 
     ours_by = {key(p): p for p in a}
