@@ -96,8 +96,6 @@ def inventory_paths(
     result = Inventory()
     for path, root, named in iter_files(paths):
         source = _claim(path, sources)
-        ctx = ScanContext(build_args=dict(build_args or {}), root=root)
-        display = ctx.display(path)
         if source is None or isinstance(source, OSError):
             if named:  # the user asked for this file: say why it gave nothing
                 said = (
@@ -105,8 +103,10 @@ def inventory_paths(
                     if source is None
                     else f"cannot read: {source.strerror or source}"
                 )
-                result.issues.append(InventoryIssue(display, said))
+                result.issues.append(InventoryIssue(ScanContext(root=root).display(path), said))
             continue
+        ctx = ScanContext(build_args=dict(build_args or {}), root=root)
+        display = ctx.display(path)
         result.files_scanned += 1
         result.sources.append(source.name)
         text, issue = read_text(path, display)
