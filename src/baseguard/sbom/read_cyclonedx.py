@@ -87,37 +87,50 @@ class _Comp:
             name=want_str(data.get("name"), f"{where}.name"),
             version=want_str(data.get("version"), f"{where}.version"),
             purl=want_str(data.get("purl"), f"{where}.purl"),
-            description=_informational_str(data, "description", where, ignored),
+            description=_informational_str(
+                data.get("description"), f"{where}.description", ignored
+            ),
             licenses=_licenses(data.get("licenses"), f"{where}.licenses", ignored),
             props=props,
             locations=_locations(data.get("evidence"), f"{where}.evidence", ignored),
         )
 
 
-def _informational_str(data: dict[str, Any], key: str, where: str, ignored: list[str]) -> str:
-    value = data.get(key)
+def _informational_str(value: Any, where: str, ignored: list[str]) -> str:
+    """An informational string; another type is left out (noted in ``ignored``)."""
     if value is None or isinstance(value, str):
         return value or ""
-    ignored.append(str(wrong_type(f"{where}.{key}", value, "a string")))
+    ignored.append(str(wrong_type(where, value, "a string")))
     return ""
 
 
-def _licenses(value: Any, where: str, ignored: list[str]) -> list[str]:
-    """``licenses``: ``{"expression": …}`` or ``{"license": {"id"|"name": …}}`` entries;
-    entries of the wrong shape are ignored (noted), the others kept."""
+def _informational_objects(
+    value: Any, where: str, ignored: list[str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """(JSON path, entry) of the object entries of an informational array; a value that is
+    not an array, or an entry that is not an object, is left out (noted in ``ignored``)."""
     if value is None:
         return []
     if not isinstance(value, list):
         ignored.append(str(wrong_type(where, value, "an array")))
         return []
-    licenses: list[str] = []
+    out: list[tuple[str, dict[str, Any]]] = []
     for i, entry in enumerate(value):
         at = f"{where}[{i}]"
-        if not isinstance(entry, dict):
+        if isinstance(entry, dict):
+            out.append((at, entry))
+        else:
             ignored.append(str(wrong_type(at, entry, "an object")))
-            continue
+    return out
+
+
+def _licenses(value: Any, where: str, ignored: list[str]) -> list[str]:
+    """``licenses``: ``{"expression": …}`` or ``{"license": {"id"|"name": …}}`` entries;
+    entries of the wrong shape are ignored (noted), the others kept."""
+    licenses: list[str] = []
+    for at, entry in _informational_objects(value, where, ignored):
         if "expression" in entry:
-            text, at = entry["expression"], f"{at}.expression"
+            text = _informational_str(entry["expression"], f"{at}.expression", ignored)
         else:
             lic = entry.get("license")
             if not isinstance(lic, dict):
@@ -125,12 +138,9 @@ def _licenses(value: Any, where: str, ignored: list[str]) -> list[str]:
                     ignored.append(str(wrong_type(f"{at}.license", lic, "an object")))
                 continue
             key = "id" if lic.get("id") else "name"
-            text, at = lic.get(key), f"{at}.license.{key}"
-        if isinstance(text, str):
-            if text:
-                licenses.append(text)
-        elif text is not None:
-            ignored.append(str(wrong_type(at, text, "a string")))
+            text = _informational_str(lic.get(key), f"{at}.license.{key}", ignored)
+        if text:
+            licenses.append(text)
     return licenses
 
 
@@ -141,24 +151,12 @@ def _locations(value: Any, where: str, ignored: list[str]) -> list[str]:
     if not isinstance(value, dict):
         ignored.append(str(wrong_type(where, value, "an object")))
         return []
-    occurrences = value.get("occurrences")
-    if occurrences is None:
-        return []
-    if not isinstance(occurrences, list):
-        ignored.append(str(wrong_type(f"{where}.occurrences", occurrences, "an array")))
-        return []
     out: list[str] = []
-    for i, occurrence in enumerate(occurrences):
-        at = f"{where}.occurrences[{i}]"
-        if not isinstance(occurrence, dict):
-            ignored.append(str(wrong_type(at, occurrence, "an object")))
-            continue
-        location = occurrence.get("location")
-        if isinstance(location, str):
-            if location:
-                out.append(location)
-        elif location is not None:
-            ignored.append(str(wrong_type(f"{at}.location", location, "a string")))
+    occurrences = value.get("occurrences")
+    for at, occurrence in _informational_objects(occurrences, f"{where}.occurrences", ignored):
+        location = _informational_str(occurrence.get("location"), f"{at}.location", ignored)
+        if location:
+            out.append(location)
     return out
 
 
