@@ -11,7 +11,6 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -25,6 +24,7 @@ from rich.table import Table
 
 from baseguard.cli.common import (
     STATE,
+    print_warnings,
     reported_errors,
     show_progress,
     stderr_console,
@@ -147,25 +147,23 @@ def update_command(
         err = stderr_console()
         for source in result.sources:
             if source.skipped:
-                err.print(
-                    f"[yellow]warning:[/] {source.name}: skipped {source.skipped} malformed "
-                    f"record{'s' if source.skipped != 1 else ''}",
-                    markup=True,
-                    highlight=False,
+                print_warnings(
+                    [
+                        f"{source.name}: skipped {source.skipped} malformed "
+                        f"record{'s' if source.skipped != 1 else ''}"
+                    ]
                 )
             if source.problems and (source.skipped or STATE.verbose):
                 for problem in source.problems[: 5 if not STATE.verbose else None]:
                     err.print(f"  {problem}", markup=False, highlight=False)
         if result.dropped:
             where = from_dir or mirror or "the public feeds"
-            err.print(
-                f"[yellow]warning:[/] {escape(', '.join(result.dropped))}: in the previous "
-                f"database but not in {escape(str(where))}, so no longer in "
-                f"{escape(str(result.path))}; to update some feeds and keep the others, "
-                "use --only FEED",
-                markup=True,
-                highlight=False,
-                soft_wrap=True,
+            print_warnings(
+                [
+                    f"{', '.join(result.dropped)}: in the previous database but not in "
+                    f"{where}, so no longer in {result.path}; to update some feeds and keep "
+                    "the others, use --only FEED"
+                ]
             )
         if not STATE.quiet:
             kept = (
@@ -198,11 +196,11 @@ def status_command(
             status = vulndb.status()
         now = datetime.now(UTC)
         if status.is_stale(now):
-            stderr_console().print(
-                f"[yellow]warning:[/] the vulnerability database is {format_age(status.age(now))} "
-                "old; run `baseguard db update`",
-                markup=True,
-                highlight=False,
+            print_warnings(
+                [
+                    f"the vulnerability database is {format_age(status.age(now))} old; "
+                    "run `baseguard db update`"
+                ]
             )
         if fmt is StatusFormat.json:
             write_output(json.dumps(status.to_dict(now), indent=2), None)

@@ -153,12 +153,11 @@ def scan_command(
         if result.db_age is not None and result.db_age.days >= STALE_DAYS:
             from baseguard.humanize import format_age
 
-            err.print(
-                f"[yellow]warning:[/] the vulnerability database is {format_age(result.db_age)} "
-                "old; run `baseguard db update` for current data",
-                markup=True,
-                highlight=False,
-                soft_wrap=True,
+            print_warnings(
+                [
+                    f"the vulnerability database is {format_age(result.db_age)} old; "
+                    "run `baseguard db update` for current data"
+                ]
             )
         print_warnings(result.warnings)
 
