@@ -74,8 +74,8 @@ class StoreData:
 def read_store(store: Store) -> StoreData:
     """Read everything the report needs (catalog and exceptions whole; scans by page)."""
     audit = store.verify_audit()
-    head = store.audit_head()
-    newest = store.audit_events(limit=1)
+    newest = store.audit_events(limit=1)  # the last row: the head hash and its time
+    head = newest[0].hash if newest else None
     head_time = parse_time(newest[0].time) if newest else None
 
     entries, invalid_entries = parse_stored(store.catalog_entries(), CatalogEntry.from_dict)
