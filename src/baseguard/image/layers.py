@@ -412,13 +412,7 @@ class _Indexer:
                     limit,
                 )
 
-            report = None
-            if progress is not None:
-                report_to = progress
-
-                def report(count: int) -> None:
-                    report_to(layer.index, count)
-
+            report = None if progress is None else functools.partial(progress, layer.index)
             pump = Pump(
                 open_decoder(kind, src),
                 src,
