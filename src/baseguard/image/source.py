@@ -109,11 +109,11 @@ def open_image(ref: str, options: OpenOptions | None = None) -> Image:
             f"{ref}: no such file or directory",
             hint="check the path; registry references look like registry.example.com/ns/name:tag",
         )
-    if not _is_bare_name(ref):
-        return _open_registry(ref, ref, opts)
     try:
         return _open_registry(ref, ref, opts)
     except (InvalidReferenceError, ImageNotFoundError, RegistryError) as exc:
+        if not _is_bare_name(ref):
+            raise
         # ``nope`` may be a mistyped path as well as a Docker Hub name: when it could not be
         # found or reached, say both, as typed (an image that was found keeps its own error).
         exc.message = f"{ref}: no such file or directory, and {_as_registry(ref)}: {exc.message}"
