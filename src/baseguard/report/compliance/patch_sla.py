@@ -53,6 +53,8 @@ def patch_sla_evidence(store: Store, data: StoreData, now: datetime) -> Evidence
     fixes: list[_Fix] = []
     missing: list[str] = []
     measured_entries = 0
+    # Findings per scan id, read once: entries of one repository share its analysed images.
+    found: dict[int, dict[FindingKey, Any]] = {}
     for entry in with_sla:
         assert entry.patch_sla is not None
         images, approved = entry_images(entry, data)
@@ -73,8 +75,8 @@ def patch_sla_evidence(store: Store, data: StoreData, now: datetime) -> Evidence
         unmeasured: dict[str, int] = defaultdict(int)
         if scanned:
             measured_entries += 1
-            scan_ids = [s.id for d in scanned for s in data.scans[d]]
-            found = scan_findings(store, scan_ids)
+            unread = [s.id for d in scanned for s in data.scans[d] if s.id not in found]
+            found.update(scan_findings(store, unread))
             available: dict[FindingKey, tuple[datetime, str, str]] = {}
             for digest in scanned:
                 for info in data.scans[digest]:
