@@ -62,6 +62,13 @@ MAX_WARNING_CHARS = 256
 MAX_WARNINGS = 16
 #: Denied containers listed in the message before "and N more".
 MAX_LISTED = 12
+#: An image string longer than this is not a reference (none is, see
+#: :data:`~baseguard.refs.MAX_REFERENCE_CHARS`): it is never memoised (a client posting many
+#: distinct multi-megabyte strings must not fill the memo with them), and it is shown as its
+#: first :data:`SHOWN_IMAGE_CHARS` characters and its length (:func:`shorten`). A valid
+#: reference is always shown whole: its digest is what the audit record is for.
+MAX_IMAGE_CHARS = MAX_REFERENCE_CHARS
+SHOWN_IMAGE_CHARS = 200
 
 #: Rule keywords of the shared case table (tests/policy/cases.json) that are not verdicts.
 DIGEST_REQUIRED = "digest-required"
@@ -277,10 +284,14 @@ class ImageDecision:
 
     def text(self) -> str:
         """``container app: image nginx:1.27: not-in-catalog: repository … not in the catalog``."""
-        image = self.container.image
-        shown = image if image == self.reference else f"{image} ({self.reference})"
+        image, reference, detail = self.container.image, self.reference, self.detail
         j = self.judgement
-        why = self.detail if self.rule == DIGEST_REQUIRED else f"{j.label}: {j.reason}"
+        if len(image) > MAX_IMAGE_CHARS or len(reference) > MAX_IMAGE_CHARS:
+            # not a reference: shown shortened, with the reason and detail that quote it
+            j = replace(j, reason=_cut(j.reason))
+            image, reference, detail = shorten(image), shorten(reference), _cut(detail)
+        shown = image if image == reference else f"{image} ({reference})"
+        why = detail if self.rule == DIGEST_REQUIRED else f"{j.label}: {j.reason}"
         text = f"{self.container.label}: image {shown}: {why}"
         if self.replacement is not None:
             text += f"; use {self.replacement.text()} instead"
@@ -377,6 +388,18 @@ class Decision:
         return out
 
 
+def shorten(text: str) -> str:
+    """``text``, or its first 200 characters, ``…`` and its length when it is longer than
+    :data:`MAX_IMAGE_CHARS`."""
+    if len(text) <= MAX_IMAGE_CHARS:
+        return text
+    return f"{text[:SHOWN_IMAGE_CHARS]}… ({len(text)} characters)"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_IMAGE_CHARS else text[:SHOWN_IMAGE_CHARS] + "…"
+
+
 def _fit(text: str, limit: int = MAX_WARNING_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -410,12 +433,6 @@ def judge_image(
     return ImageDecision(container, reference, judgement, replacement, judgement.verdict.value)
 
 
-#: Image strings longer than this are judged every time, never memoised: no valid reference
-#: is this long, and a client posting many distinct multi-megabyte strings must not be able
-#: to fill the memo with them.
-MEMO_MAX_IMAGE_CHARS = MAX_REFERENCE_CHARS
-
-
 class ImageJudge:
     """:func:`judge_image` against one catalog, memoised by (image, role, day, digest rule).
 
@@ -423,7 +440,7 @@ class ImageJudge:
     and exception matching) costs far more than a lookup; the webhook keeps one judge per
     loaded catalog, so a new catalog starts a new memo. At most ``size`` judgements are kept
     (the memo is emptied when full); ``size=0`` memoises nothing, and neither is an image
-    string over :data:`MEMO_MAX_IMAGE_CHARS`.
+    string over :data:`MAX_IMAGE_CHARS`.
     """
 
     def __init__(self, catalog: Catalog, *, size: int = 8192) -> None:
@@ -434,7 +451,7 @@ class ImageJudge:
         self.misses = 0
 
     def __call__(self, container: Container, today: date, require_digest: bool) -> ImageDecision:
-        if self.size <= 0 or len(container.image) > MEMO_MAX_IMAGE_CHARS:
+        if self.size <= 0 or len(container.image) > MAX_IMAGE_CHARS:
             return judge_image(self.catalog, container, today, require_digest=require_digest)
         key = (container.image, container.role, today, require_digest)
         found = self._memo.get(key)

@@ -17,7 +17,6 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,15 +24,15 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from baseguard.gate.admission import (
+    MAX_IMAGE_CHARS,
     AdmissionRequest,
     Decision,
-    ImageDecision,
     MalformedReviewError,
     decide,
     parse_review,
+    shorten,
     unavailable,
 )
-from baseguard.refs import MAX_REFERENCE_CHARS
 from baseguard.server.app import ServerState
 from baseguard.server.catalog_cache import CatalogSnapshot, CatalogUnavailableError
 from baseguard.server.logtext import MAX_LOGGED_CHARS, log_text
@@ -128,66 +127,15 @@ def parse_json(body: bytes) -> tuple[Any, str]:
     return json.loads(text), text
 
 
-#: An image string longer than this (no valid reference is, see
-#: :data:`~baseguard.refs.MAX_REFERENCE_CHARS`) is shown as its first
-#: :data:`SHOWN_IMAGE_CHARS` characters and its length, in the answer and the audit record.
-#: A valid reference is always shown whole: its digest is what the audit record is for.
-MAX_IMAGE_CHARS = MAX_REFERENCE_CHARS
-SHOWN_IMAGE_CHARS = 200
-
-
-def shorten(text: str) -> str:
-    """``text``, or its first 200 characters, ``…`` and its length when it is longer than
-    :data:`MAX_IMAGE_CHARS`."""
-    if len(text) <= MAX_IMAGE_CHARS:
-        return text
-    return f"{text[:SHOWN_IMAGE_CHARS]}… ({len(text)} characters)"
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_IMAGE_CHARS else text[:SHOWN_IMAGE_CHARS] + "…"
-
-
-def _too_long(image: ImageDecision) -> bool:
-    return len(image.container.image) > MAX_IMAGE_CHARS or len(image.reference) > MAX_IMAGE_CHARS
-
-
-def _shortened(image: ImageDecision) -> ImageDecision:
-    """``image`` with its image string, reference and reason (which quotes the image)
-    shortened."""
-    return replace(
-        image,
-        container=replace(image.container, image=shorten(image.container.image)),
-        reference=shorten(image.reference),
-        judgement=replace(image.judgement, reason=_cut(image.judgement.reason)),
-        detail=_cut(image.detail),
-    )
-
-
-def bounded(decision: Decision) -> Decision:
-    """``decision`` with the image strings too long to be references shortened, in its
-    message and its images: a client's 1 MB image string is not sent back, logged or
-    recorded whole (the audit record keeps its length and SHA-256, see :func:`audit_data`)."""
-    if not any(_too_long(d) for d in decision.images):
-        return decision
-    message = decision.message
-    images = []
-    for image in decision.images:
-        if not _too_long(image):
-            images.append(image)
-            continue
-        short = _shortened(image)
-        if not image.allowed:
-            message = message.replace(image.text(), short.text(), 1)
-        images.append(short)
-    return replace(decision, message=message, images=tuple(images))
-
-
-def audit_data(decision: Decision, judged: Decision, admission: AdmissionRequest) -> dict[str, Any]:
-    """The audit record of ``decision`` (:func:`bounded` from ``judged``): each shortened
-    image also carries its length (``imageChars``) and ``imageSha256``, to tell it apart."""
+def audit_data(decision: Decision, admission: AdmissionRequest) -> dict[str, Any]:
+    """The audit record of ``decision``: an image string too long to be a reference is
+    recorded shortened, as the answer shows it (:meth:`ImageDecision.text`), with its length
+    (``imageChars``) and ``imageSha256``, to tell it apart. A client's 1 MB image string is
+    not sent back, logged or recorded whole."""
     data = decision.audit_data(admission)
-    for record, image in zip(data["images"], judged.images, strict=True):
+    for record, image in zip(data["images"], decision.images, strict=True):
+        record["image"] = shorten(record["image"])
+        record["reference"] = shorten(record["reference"])
         full = image.container.image
         if len(full) > MAX_IMAGE_CHARS:
             record["imageChars"] = len(full)
@@ -275,12 +223,11 @@ async def validate(request: Request) -> Response:
             path=where,
         )
     try:
-        admission, judged, snapshot = await review(state, doc)
+        admission, decision, snapshot = await review(state, doc)
     except MalformedReviewError as exc:
         raise _malformed(exc.message, path=exc.path) from None
-    decision = bounded(judged)
     if state.audit is not None:
-        data = audit_data(decision, judged, admission)
+        data = audit_data(decision, admission)
         data["catalogSha256"] = snapshot.sha256 if snapshot is not None else None
         if snapshot is not None and state.catalog.stale:
             data["catalogStale"] = state.catalog.error
