@@ -245,6 +245,12 @@ def from_spdx(doc: dict[str, Any]) -> Analysis:
     )
 
 
+def _opt(data: dict[str, Any], key: str) -> str | None:
+    """``data[key]`` as a string; None when absent or null."""
+    value = data.get(key)
+    return None if value is None else str(value)
+
+
 def _spdx_package(
     element: dict[str, Any], purl_text: str, extracted: dict[str, str]
 ) -> Package | None:
@@ -252,21 +258,16 @@ def _spdx_package(
     name = as_str(element.get("name"))
     version = as_str(element.get("versionInfo"))
     if ours.get("type"):
-
-        def opt(key: str) -> str | None:
-            value = ours.get(key)
-            return None if value is None else str(value)
-
         return Package(
             name=name,
             version=version,
             type=as_str(ours["type"]),
             purl=purl_text,
-            source_name=opt("sourceName"),
-            source_version=opt("sourceVersion"),
+            source_name=_opt(ours, "sourceName"),
+            source_version=_opt(ours, "sourceVersion"),
             licenses=[as_str(x) for x in as_list(ours.get("licenses"))],
-            architecture=opt("architecture"),
-            layer=opt("layer"),
+            architecture=_opt(ours, "architecture"),
+            layer=_opt(ours, "layer"),
             locations=[as_str(x) for x in as_list(ours.get("locations"))],
             cataloger=as_str(ours.get("cataloger")),
             metadata=dict(as_dict(ours.get("metadata"))),
@@ -287,20 +288,15 @@ def _spdx_package(
 
 def _image_from_dict(data: dict[str, Any]) -> ImageIdentity:
     """:meth:`ImageIdentity.to_dict` read back."""
-
-    def opt(key: str) -> str | None:
-        value = data.get(key)
-        return None if value is None else str(value)
-
     return ImageIdentity(
         reference=as_str(data.get("reference")),
         source=as_str(data.get("source")),
-        name=opt("name"),
-        manifest_digest=opt("manifestDigest"),
-        index_digest=opt("indexDigest"),
-        config_digest=opt("configDigest"),
+        name=_opt(data, "name"),
+        manifest_digest=_opt(data, "manifestDigest"),
+        index_digest=_opt(data, "indexDigest"),
+        config_digest=_opt(data, "configDigest"),
         layer_digests=[as_str(v) for v in as_list(data.get("layers"))],
-        platform=opt("platform"),
+        platform=_opt(data, "platform"),
     )
 
 
