@@ -208,6 +208,23 @@ def test_commands_a_shell_less_image_cannot_run_are_flagged(
     assert "Dockerfile:4: note: CMD runs 'httpd' from PATH" in err
 
 
+def test_quiet_keeps_the_warnings_and_drops_the_notes(
+    env: dict[str, str], catalog_file: Path, tmp_path: Path
+) -> None:
+    text = 'FROM alpine:3.10\nCOPY app /app\nENTRYPOINT /app --serve\nCMD ["httpd", "-f"]\n'
+    (tmp_path / "Dockerfile").write_text(text)
+    done = run_baseguard(
+        *("-q", "fix", "Dockerfile", "--catalog", str(catalog_file), "--images", str(IMAGES)),
+        *("--offline", "--date", DAY, "--prefer", "static-debian12"),
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert "Dockerfile:3: warning: ENTRYPOINT is in shell form" in done.stderr
+    assert "note:" not in done.stderr
+
+
 def test_no_digest_no_rewrite(env: dict[str, str], catalog_file: Path, tmp_path: Path) -> None:
     text = (
         "FROM node:22-bookworm AS assets\nRUN npm ci\nFROM alpine:3.20\nCOPY --from=assets /a /a\n"

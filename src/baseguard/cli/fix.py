@@ -77,10 +77,11 @@ def fix_command(
                 failed = True
                 err.print(f"[bold red]error:[/] {escape(result.error)}", soft_wrap=True)
                 continue
-            if not STATE.quiet:
-                for note in result.notes:
-                    color = "yellow" if note.level == "warning" else "cyan"
-                    err.print(f"[{color}]{escape(str(note))}[/]", soft_wrap=True)
+            for note in result.notes:
+                if note.level == "warning":  # -q drops notes, never warnings
+                    err.print(f"[yellow]{escape(str(note))}[/]", soft_wrap=True)
+                elif not STATE.quiet:
+                    err.print(f"[cyan]{escape(str(note))}[/]", soft_wrap=True)
             if not result.changed:
                 continue
             if write:
