@@ -222,14 +222,14 @@ def compare(a: list[Pkg], b: list[Pkg]) -> dict[str, Any]:
             vx, vy = getattr(x, f), getattr(y, f)
             if vx != vy:
                 fields[f].append(f"{'/'.join(k)}: baseguard {vx!r} / syft {vy!r}")
-    only_syft = [syft_by[k] for k in set(syft_by) - set(ours_by)]
+    only_syft = set(syft_by) - set(ours_by)
     return {
-        "only_syft_where": Counter(_place(p) for p in only_syft),
+        "only_syft_where": Counter(_place(syft_by[k]) for k in only_syft),
         "baseguard": Counter(p.ecosystem for p in a),
         "syft": Counter(p.ecosystem for p in b),
         "both": len(both),
         "only_baseguard": sorted("/".join(k) for k in set(ours_by) - set(syft_by)),
-        "only_syft": sorted("/".join(k) for k in set(syft_by) - set(ours_by)),
+        "only_syft": sorted("/".join(k) for k in only_syft),
         "differ": fields,
     }
 
