@@ -188,18 +188,3 @@ def image_command(command: Callable[..., None]) -> Callable[..., None]:
     wrapper.__signature__ = inspect.Signature(parameters, return_annotation=None)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
     return wrapper
-
-
-def analyze_ref(
-    ref: str,
-    *,
-    platform: str | None,
-    insecure: bool,
-    ca_file: Path | None,
-    max_bytes: int | None,
-    max_files: int | None,
-    strict: bool,
-) -> Analysis:
-    """Open and analyse ``ref`` with the command-line options, drawing progress bars."""
-    args = ImageArgs(platform, insecure, ca_file, max_bytes, max_files, strict)
-    return args.analyze(ref)

@@ -175,15 +175,8 @@ def push_command(
                 )
             body = path.read_bytes()
         else:
-            analysis = options.analyze_ref(
-                target,
-                platform=platform,
-                insecure=insecure,
-                ca_file=ca_file,
-                max_bytes=None,
-                max_files=None,
-                strict=False,
-            )
+            image = options.ImageArgs(platform=platform, insecure=insecure, ca_file=ca_file)
+            analysis = image.analyze(target)
             reference = reference or analysis.image.name or analysis.image.reference
             body = json.dumps(analysis.to_dict()).encode("utf-8")
         answer = upload(
