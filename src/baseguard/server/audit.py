@@ -182,6 +182,7 @@ class AuditWriter:
             "audit: the store refuses a batch of %d decisions; writing it in parts", len(batch)
         )
         budget = 2 * len(batch).bit_length()
+        refused = 0
         half = len(batch) // 2
         parts = [batch[half:], batch[:half]]  # a stack: the oldest part on top
         while parts:
@@ -189,20 +190,20 @@ class AuditWriter:
             error = self._append(part)
             if error is None:
                 continue
-            budget -= 1
+            refused += 1
             if len(part) == 1:
                 self._drop(part[0], error)
             else:
                 half = len(part) // 2
                 parts += [part[half:], part[:half]]
-            if budget < 0 and parts:
+            if refused > budget and parts:
                 left = sum(len(p) for p in parts)
                 with self._lock:
                     self.dropped += left
                 log.error(
                     "audit: the store refused %d parts of a batch of %d decisions; "
                     "the %d not yet written are dropped",
-                    2 * len(batch).bit_length() + 1,
+                    refused,
                     len(batch),
                     left,
                 )
